@@ -1,0 +1,55 @@
+// The contract between a sans-I/O protocol session (IMAP, POP3, LMTP) and the
+// server that owns its connection. A session never touches a socket: the
+// server feeds it received bytes and sends what it answers.
+//
+// Threading: the server calls one session from one thread at a time (a
+// per-connection strand on a worker pool, since a session may call the store,
+// which may block on disk). wake() may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace packmail::protocols {
+
+// What the server must do after a call into the session.
+struct output {
+  std::string bytes;       // send these, in order
+  bool start_tls = false;  // after sending, run the TLS handshake (STARTTLS/STLS)
+  bool close = false;      // after sending, close the connection
+};
+
+struct connection_info {
+  std::string remote_address;  // "127.0.0.1", "::1", or "unix" for a unix socket
+  std::uint16_t remote_port = 0;
+  bool tls = false;            // the connection is (now) encrypted
+  bool loopback = false;       // the peer is on this machine
+};
+
+class session {
+ public:
+  virtual ~session() = default;
+  // The banner, sent right after accept (and after an implicit-TLS handshake).
+  virtual output greeting() = 0;
+  // Received bytes, in order; any split is allowed.
+  virtual output on_input(std::string_view bytes) = 0;
+  // The TLS handshake requested by output::start_tls finished.
+  virtual void on_tls_started() = 0;
+  // The read deadline passed with no input (the session picks it, see
+  // idle_timeout()); typically answers with a BYE and close.
+  virtual output on_idle_timeout() = 0;
+  // Asynchronous news (another session's append, IDLE): the server calls this
+  // after the session's wake callback fired, and sends what it returns.
+  virtual output on_wake() = 0;
+  // How long the server waits for input before on_idle_timeout().
+  virtual std::chrono::steady_clock::duration idle_timeout() const = 0;
+};
+
+// Given to a session at creation: the session calls it (from any thread) when
+// it has news for on_wake().
+using wake_function = std::function<void()>;
+
+}  // namespace packmail::protocols

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package that packmail's build, tests and benches need.
+# Idempotent: packages already installed are skipped, and apt-get runs only when
+# something is missing.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake pkg-config ccache
+  # libraries
+  libboost1.81-dev libssl-dev libfmt-dev libspdlog-dev librocksdb-dev libzstd-dev
+  libgmime-3.0-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
+  libcrypt-dev libsodium-dev
+  # tests: Catch2, libFuzzer (clang-14), the Python clients, openssl CLI
+  catch2 clang-14 libclang-rt-14-dev python3 openssl procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages: ${missing[*]}; run as root (or with sudo)" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
