@@ -1,6 +1,6 @@
 // The mail store interface: everything IMAP, POP3, LMTP and the admin console
 // need from storage. Backends (segment = RocksDB, memory) implement it; one
-// contract suite (tests/unit/storage/store_contract_test.cpp) runs against each.
+// contract suite (tests/unit/storage/contract/) runs against each.
 //
 // Thread-safety: every method of mail_store may be called concurrently from
 // any thread. Results are snapshots; use watch() and changes_since() to follow
