@@ -241,6 +241,13 @@ struct segment_options {
   std::uint64_t min_blob_size = 16 * 1024;
   // Block cache for all column families. Default: 64 MiB.
   std::uint64_t block_cache_bytes = 64ull << 20;
+  // Obsolete WAL files kept in archive/ so that a mirror can catch up with
+  // GetUpdatesSince (STORAGE-REPLICATION.md section 3): kept while younger
+  // than wal_archive_seconds and while the archive is under wal_archive_mb
+  // (checked every 10 minutes). Default: 0 and 0, keep none (no mirror
+  // configured); size them for 48-72 h of ingest when replication is on.
+  std::uint64_t wal_archive_seconds = 0;
+  std::uint64_t wal_archive_mb = 0;
 };
 
 result<std::unique_ptr<mail_store>> open_segment_store(const segment_options& options);
