@@ -24,22 +24,21 @@ all: build
 deps:
 	@scripts/install-deps.sh
 
-$(BUILD_DIR)/CMakeCache.txt: | deps
-	cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS)
-
 configure: deps
 	cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS)
 
 build: configure
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
-run: build
+run: configure
+	cmake --build $(BUILD_DIR) -j$(JOBS) --target packmaild packmailctl
 	@scripts/run-demo.sh $(BUILD_DIR)
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS) --timeout 900
 
-bench: build
+bench: configure
+	cmake --build $(BUILD_DIR) -j$(JOBS) --target store_bench
 	@scripts/run-benches.sh $(BUILD_DIR)
 
 format:

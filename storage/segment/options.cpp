@@ -33,6 +33,10 @@ rocksdb::DBOptions make_db_options(const segment_options& options) {
   o.max_background_jobs = 2;
   o.keep_log_file_num = 5;
   o.bytes_per_sync = 1 << 20;
+  // Writers waiting for a group commit block instead of spinning: with more
+  // writers than cores (8 LMTP deliveries on 2 cores) spinning only steals CPU
+  // from the writer that holds the group (store_bench: ~5% less CPU per append).
+  o.enable_write_thread_adaptive_yield = false;
   return o;
 }
 
