@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -25,8 +26,8 @@ struct output {
 struct connection_info {
   std::string remote_address;  // "127.0.0.1", "::1", or "unix" for a unix socket
   std::uint16_t remote_port = 0;
-  bool tls = false;            // the connection is (now) encrypted
-  bool loopback = false;       // the peer is on this machine
+  bool tls = false;       // the connection is (now) encrypted
+  bool loopback = false;  // the peer is on this machine
 };
 
 class session {
@@ -46,10 +47,35 @@ class session {
   virtual output on_wake() = 0;
   // How long the server waits for input before on_idle_timeout().
   virtual std::chrono::steady_clock::duration idle_timeout() const = 0;
+  // The server is shutting down (SIGTERM/SIGINT, server::stop()): the
+  // protocol's goodbye, sent before the connection closes. Called at most
+  // once, after the greeting went out and after any call in flight has
+  // returned (never concurrently with another call); not called when the
+  // connection already ends for another reason (session close, peer EOF,
+  // write error) or is closed by force. The server closes the connection
+  // after sending the bytes whatever output::close says, and ignores
+  // output::start_tls.
+  //   IMAP (RFC 3501 7.1.5): * BYE Server shutting down
+  //   POP3 (RFC 3206 SYS/TEMP): -ERR [SYS/TEMP] Server shutting down
+  //   LMTP (RFC 5321 3.8): 421 4.3.2 <host> Server shutting down
+  virtual output on_shutdown() = 0;
 };
 
 // Given to a session at creation: the session calls it (from any thread) when
 // it has news for on_wake().
 using wake_function = std::function<void()>;
+
+// Why the server refuses a new connection without creating a session.
+enum class refusal_reason {
+  too_many_connections,               // the limit on open connections, all listeners
+  too_many_connections_from_address,  // the limit on open connections from one IP address
+};
+
+// Each protocol's reply to a connection the server refuses before any
+// session exists: one complete line, CRLF included, sent once in clear text
+// before the server closes the connection. E.g. IMAP (RFC 5530):
+// "* BYE [UNAVAILABLE] Too many connections\r\n". Called on an I/O thread,
+// possibly concurrently: it must be quick, thread-safe and not block.
+using refusal_function = std::function<std::string(refusal_reason)>;
 
 }  // namespace packmail::protocols

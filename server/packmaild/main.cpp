@@ -1,0 +1,173 @@
+// packmaild: the packmail server. With no arguments it runs on the embedded
+// defaults (docs/configuration.md): data in ./packmail-data, every listener
+// on 127.0.0.1.
+#include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <array>
+#include <cstdio>
+#include <thread>
+
+#include "config/config.h"
+#include "data_dir/data_dir.h"
+#include "net/server.h"
+#include "packmail/storage/store.h"
+#include "sessions/unavailable_session.h"
+#include "tls/self_signed_cert.h"
+#include "users/user_db.h"
+
+namespace {
+
+using namespace packmail::server;
+
+std::string host_name() {
+  std::array<char, 256> buf{};
+  if (::gethostname(buf.data(), buf.size() - 1) != 0 || buf[0] == '\0') return "localhost";
+  return buf.data();
+}
+
+void setup_logging(const std::string& level) {
+  auto logger = spdlog::stderr_color_mt("packmaild");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %v");
+  logger->set_level(spdlog::level::from_str(level));
+  spdlog::set_default_logger(logger);
+}
+
+// Until each protocol arrives, its listeners serve the standard "not
+// available" reply.
+session_factory unavailable_factory(protocol_kind kind, std::string host) {
+  return [kind, host](const packmail::protocols::connection_info&,
+                      packmail::protocols::wake_function) {
+    return std::make_unique<unavailable_session>(kind, host);
+  };
+}
+
+packmail::protocols::refusal_function refusal_for(protocol_kind kind) {
+  return [kind](packmail::protocols::refusal_reason reason) { return refusal_text(kind, reason); };
+}
+
+int run(const std::optional<std::string>& config_file, const config_overrides& flags) {
+  std::optional<std::filesystem::path> file;
+  if (config_file) file = *config_file;
+  const server_config config = load_config(file, flags);
+  setup_logging(config.log_level);
+
+  data_dir_lock lock(config.data_dir);
+  spdlog::info("packmaild {} starting; data directory {}", PACKMAIL_VERSION,
+               config.data_dir.string());
+
+  tls_files tls;
+  if (config.tls_cert) {
+    tls = {*config.tls_cert, *config.tls_key, false};
+    check_certificate_pair(tls.cert, tls.key);
+  } else {
+    tls = ensure_self_signed_certificate(config.data_dir / "tls");
+    spdlog::info("{} self-signed certificate {}", tls.generated ? "generated" : "using",
+                 tls.cert.string());
+  }
+
+  auto users = std::make_shared<user_db>(config.users_path());
+
+  const auto store_path = config.data_dir / "shards" / "default";
+  auto store = packmail::storage::open_segment_store({.path = store_path});
+  if (!store.ok()) {
+    throw std::runtime_error("cannot open the store in " + store_path.string() + ": " +
+                             store.error().to_string());
+  }
+
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  server_options options;
+  const std::string host = host_name();
+  auto add = [&](const std::optional<listen_address>& address, const char* name, bool tls_on,
+                 protocol_kind kind) {
+    if (address) {
+      options.listeners.push_back(
+          {name, *address, tls_on, unavailable_factory(kind, host), refusal_for(kind)});
+    }
+  };
+  add(config.listen.imap, "imap", false, protocol_kind::imap);
+  add(config.listen.imaps, "imaps", true, protocol_kind::imap);
+  add(config.listen.pop3, "pop3", false, protocol_kind::pop3);
+  add(config.listen.pop3s, "pop3s", true, protocol_kind::pop3);
+  add(config.listen.lmtp, "lmtp", false, protocol_kind::lmtp);
+  options.admin = config.listen.admin;
+  options.tls_cert = tls.cert;
+  options.tls_key = tls.key;
+  options.io_threads = config.io_threads != 0 ? config.io_threads : cores;
+  options.session_threads = config.session_threads != 0 ? config.session_threads : 4 * cores;
+  options.shutdown_timeout = config.shutdown_timeout;
+  options.max_connections = config.limits.max_connections;
+  options.max_connections_per_ip = config.limits.max_connections_per_ip;
+  options.version = PACKMAIL_VERSION;
+  options.user_count = [users] { return users->user_count(); };
+
+  server srv(std::move(options));
+  std::string ready;
+  for (const auto& [name, address] : srv.bound_addresses()) {
+    ready += (ready.empty() ? "" : ", ") + name + " " + address;
+  }
+  spdlog::info("packmaild ready: {}", ready.empty() ? "no listeners" : ready);
+  srv.run();
+
+  store.value().reset();  // flushes and closes the store before the lock goes
+  spdlog::info("packmaild stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // SIGTERM/SIGINT wait, pending, until server::run() handles them: one that
+  // arrives during start-up (opening the store can take a while) then stops
+  // packmaild cleanly once it is up, instead of killing it half-started.
+  // Every thread started from here on inherits the mask.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  CLI::App app{"packmaild: the packmail IMAP, POP3 and LMTP server"};
+  app.set_version_flag("--version", PACKMAIL_VERSION);
+  std::optional<std::string> config_file, data_dir, users_file, tls_cert, tls_key;
+  config_overrides flags;
+  app.add_option("--config", config_file, "TOML configuration file (docs/configuration.md)");
+  app.add_option("--data-dir", data_dir, "data directory (default ./packmail-data)");
+  const char* addr_help = "ADDR:PORT, [IPv6]:PORT or off";
+  app.add_option("--imap", flags.imap, std::string("IMAP listener: ") + addr_help);
+  app.add_option("--imaps", flags.imaps, std::string("IMAPS listener: ") + addr_help);
+  app.add_option("--pop3", flags.pop3, std::string("POP3 listener: ") + addr_help);
+  app.add_option("--pop3s", flags.pop3s, std::string("POP3S listener: ") + addr_help);
+  app.add_option("--lmtp", flags.lmtp, std::string("LMTP listener: ") + addr_help);
+  app.add_option("--admin", flags.admin, std::string("admin HTTP listener: ") + addr_help);
+  app.add_option("--users", users_file, "passwd-file (default <data-dir>/users)");
+  app.add_option("--tls-cert", tls_cert, "PEM certificate chain (default: self-signed)");
+  app.add_option("--tls-key", tls_key, "PEM private key");
+  app.add_option("--log-level", flags.log_level,
+                 "trace, debug, info, warn, error, critical or off (default info)");
+  // A flag given twice: the last one counts (scripts append overrides).
+  for (auto* option : app.get_options()) {
+    option->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (data_dir) flags.data_dir = *data_dir;
+  if (users_file) flags.users_file = *users_file;
+  if (tls_cert) flags.tls_cert = *tls_cert;
+  if (tls_key) flags.tls_key = *tls_key;
+
+  // Asio sends with MSG_NOSIGNAL; this covers any other write to a closed peer.
+  ::signal(SIGPIPE, SIG_IGN);
+  try {
+    return run(config_file, flags);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "packmaild: %s\n", e.what());
+    return 1;
+  }
+}

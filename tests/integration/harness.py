@@ -1,0 +1,171 @@
+"""Shared helpers for packmail's integration tests: start the real packmaild
+on free loopback ports in a private temp dir, wait for readiness by polling
+with a deadline (never fixed sleeps), and always kill the server at the end.
+Standard library only."""
+
+import argparse
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.error
+import urllib.request
+
+LISTENERS = ("imap", "imaps", "pop3", "pop3s", "lmtp", "admin")
+DEADLINE = 20.0  # seconds for anything that should take well under one
+
+
+def parse_args():
+    p = argparse.ArgumentParser()
+    p.add_argument("--packmaild", required=True)
+    p.add_argument("--packmailctl", required=True)
+    return p.parse_args()
+
+
+def free_port():
+    """A port that was free a moment ago (bound to 0, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(condition, what, deadline=DEADLINE):
+    end = time.monotonic() + deadline
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(0.02)
+
+
+def check(condition, message):
+    if not condition:
+        raise AssertionError(message)
+
+
+class Server:
+    """A packmaild process. Use as a context manager: it is killed on exit."""
+
+    def __init__(self, binary, data_dir, extra=(), ports=None):
+        self.binary = binary
+        self.data_dir = data_dir
+        self.ports = ports or {name: free_port() for name in LISTENERS}
+        self.log_path = os.path.join(os.path.dirname(data_dir), "packmaild-%d.log" % id(self))
+        self.args = [binary, "--data-dir", data_dir, "--log-level", "debug"]
+        for name, port in self.ports.items():
+            self.args += ["--" + name, "127.0.0.1:%d" % port]
+        self.args += list(extra)
+        self.proc = None
+
+    def start(self):
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT)
+        return self
+
+    def log_text(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_ready(self):
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError("packmaild exited with %s:\n%s" % (self.proc.returncode, self.log_text()))
+            return "packmaild ready" in self.log_text() and all(
+                can_connect(p) for p in self.ports.values())
+        wait_for(ready, "packmaild to listen")
+        return self
+
+    def terminate(self, deadline=5.0):
+        """SIGTERM; returns the exit code, which must come within deadline."""
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=deadline)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("packmaild did not exit within %.0f s of SIGTERM" % deadline)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if exc[0] is not None and self.proc:
+            sys.stderr.write("--- packmaild log ---\n%s\n" % self.log_text())
+        if getattr(self, "log", None):
+            self.log.close()
+        return False
+
+
+def can_connect(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def read_until_close(sock, limit=65536):
+    data = b""
+    sock.settimeout(DEADLINE)
+    while len(data) < limit:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def plain_greeting(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE) as s:
+        return read_until_close(s)
+
+
+def tls_context(cafile):
+    ctx = ssl.create_default_context(cafile=cafile)
+    ctx.check_hostname = True
+    return ctx
+
+
+def tls_greeting(port, cafile):
+    ctx = tls_context(cafile)
+    with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            return read_until_close(s)
+
+
+def http_get(port, path):
+    """(status, parsed JSON body) of GET http://127.0.0.1:port/path."""
+    url = "http://127.0.0.1:%d%s" % (port, path)
+    try:
+        with urllib.request.urlopen(url, timeout=DEADLINE) as r:
+            return r.status, json.loads(r.read().decode())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read().decode())
+
+
+def run_tests(tests):
+    """Runs each test(args, tmp) in its own temp dir; exit 1 if any failed."""
+    args = parse_args()
+    failed = 0
+    for test in tests:
+        with tempfile.TemporaryDirectory(prefix="packmail-it-") as tmp:
+            start = time.monotonic()
+            try:
+                test(args, tmp)
+                print("PASS %s (%.1f s)" % (test.__name__, time.monotonic() - start))
+            except Exception:
+                failed += 1
+                print("FAIL %s" % test.__name__)
+                traceback.print_exc()
+            sys.stdout.flush()
+    print("%d of %d failed" % (failed, len(tests)))
+    sys.exit(1 if failed else 0)
