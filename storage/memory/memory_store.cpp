@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "../common/watch_registry.h"
 #include "packmail/storage/store.h"
 
 namespace packmail::storage {
@@ -80,102 +81,6 @@ std::vector<imap_uid> sorted_unique(std::span<const imap_uid> uids) {
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
-
-// ---------------------------------------------------------------------------
-// Watches
-
-struct watcher {
-  mailbox_id mailbox = 0;
-  change_callback callback;
-  std::mutex mutex;
-  std::condition_variable idle;
-  bool alive = true;
-  // Threads currently inside the callback; a thread may appear more than once
-  // when a callback commits a change that notifies it again.
-  std::vector<std::thread::id> running;
-};
-
-class watch_registry {
- public:
-  std::shared_ptr<watcher> add(mailbox_id mailbox, change_callback callback) {
-    auto w = std::make_shared<watcher>();
-    w->mailbox = mailbox;
-    w->callback = std::move(callback);
-    std::lock_guard lock(mutex_);
-    watchers_.emplace(mailbox, w);
-    return w;
-  }
-
-  void remove(const std::shared_ptr<watcher>& w) {
-    {
-      std::lock_guard lock(mutex_);
-      auto [first, last] = watchers_.equal_range(w->mailbox);
-      for (auto it = first; it != last; ++it) {
-        if (it->second == w) {
-          watchers_.erase(it);
-          break;
-        }
-      }
-    }
-    // A callback on another thread may have been picked up before the erase:
-    // wait for it. One running on this thread is our caller; waiting for it
-    // would deadlock, and it cannot call back again once alive is false.
-    std::unique_lock lock(w->mutex);
-    w->alive = false;
-    const auto self = std::this_thread::get_id();
-    w->idle.wait(lock, [&] {
-      return std::all_of(w->running.begin(), w->running.end(),
-                         [&](std::thread::id id) { return id == self; });
-    });
-  }
-
-  void notify(mailbox_id mailbox, modseq_t highest_modseq) {
-    std::vector<std::shared_ptr<watcher>> targets;
-    {
-      std::lock_guard lock(mutex_);
-      auto [first, last] = watchers_.equal_range(mailbox);
-      for (auto it = first; it != last; ++it) targets.push_back(it->second);
-    }
-    for (const auto& w : targets) invoke(*w, mailbox, highest_modseq);
-  }
-
- private:
-  static void invoke(watcher& w, mailbox_id mailbox, modseq_t highest_modseq) {
-    const auto self = std::this_thread::get_id();
-    {
-      std::lock_guard lock(w.mutex);
-      if (!w.alive) return;
-      w.running.push_back(self);
-    }
-    struct leave {
-      watcher& w;
-      std::thread::id self;
-      ~leave() {
-        {
-          std::lock_guard lock(w.mutex);
-          w.running.erase(std::find(w.running.begin(), w.running.end(), self));
-        }
-        w.idle.notify_all();
-      }
-    } guard{w, self};
-    w.callback(mailbox, highest_modseq);
-  }
-
-  std::mutex mutex_;
-  std::multimap<mailbox_id, std::shared_ptr<watcher>> watchers_;
-};
-
-class memory_watch_handle final : public watch_handle {
- public:
-  memory_watch_handle(std::shared_ptr<watch_registry> registry, std::shared_ptr<watcher> w)
-      : registry_(std::move(registry)), watcher_(std::move(w)) {}
-  ~memory_watch_handle() override { registry_->remove(watcher_); }
-
- private:
-  // Shared so that a handle may outlive the store.
-  std::shared_ptr<watch_registry> registry_;
-  std::shared_ptr<watcher> watcher_;
-};
 
 // ---------------------------------------------------------------------------
 // State
@@ -290,7 +195,7 @@ class memory_store final : public mail_store {
   // above every earlier one in any mailbox (as the segment backend's modseq_hwm).
   modseq_t modseq_ = 0;
   std::uint64_t body_counter_ = 0;
-  std::shared_ptr<watch_registry> watches_ = std::make_shared<watch_registry>();
+  std::shared_ptr<detail::watch_registry> watches_ = std::make_shared<detail::watch_registry>();
 };
 
 // --- helpers ----------------------------------------------------------------
@@ -391,7 +296,7 @@ result<const entry*> memory_store::find_entry(const mailbox& box, imap_uid uid) 
 }
 
 void memory_store::publish(const std::vector<notice>& notices) {
-  for (const notice& n : notices) watches_->notify(n.mailbox, n.highest_modseq);
+  for (const notice& n : notices) watches_->fire(n.mailbox, n.highest_modseq);
 }
 
 status no_user(user_id id) { return {errc::not_found, "no user " + std::to_string(id)}; }
@@ -838,7 +743,7 @@ result<std::vector<change>> memory_store::changes_since(mailbox_id id, modseq_t 
 }
 
 std::unique_ptr<watch_handle> memory_store::watch(mailbox_id id, change_callback callback) {
-  return std::make_unique<memory_watch_handle>(watches_, watches_->add(id, std::move(callback)));
+  return watches_->add(id, std::move(callback));
 }
 
 result<store_stats> memory_store::stats() {

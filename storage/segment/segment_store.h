@@ -17,9 +17,9 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include "../common/watch_registry.h"
 #include "keys.h"
 #include "packmail/storage/store.h"
-#include "watch_registry.h"
 
 namespace packmail::storage::segment {
 
@@ -109,7 +109,7 @@ class segment_store final : public mail_store {
   std::atomic<std::uint64_t> body_counter_{0};
   std::atomic<std::uint64_t> body_last_ms_{0};
 
-  std::shared_ptr<watch_registry> watchers_ = std::make_shared<watch_registry>();
+  std::shared_ptr<detail::watch_registry> watchers_ = std::make_shared<detail::watch_registry>();
 };
 
 }  // namespace packmail::storage::segment

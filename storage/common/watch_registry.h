@@ -1,4 +1,4 @@
-// Watchers of mailboxes: callbacks fired after a commit, with no store lock
+// Shared by the backends. Watchers of mailboxes: callbacks fired after a commit, with no store lock
 // held. Destroying a handle waits for callbacks running on other threads, so
 // none runs after the destructor returns; a callback may destroy its own
 // handle (it does not wait for itself).
@@ -13,7 +13,7 @@
 
 #include "packmail/storage/store.h"
 
-namespace packmail::storage::segment {
+namespace packmail::storage::detail {
 
 class watch_registry : public std::enable_shared_from_this<watch_registry> {
  public:
@@ -37,4 +37,4 @@ class watch_registry : public std::enable_shared_from_this<watch_registry> {
   std::unordered_multimap<mailbox_id, std::shared_ptr<watcher>> watchers_;
 };
 
-}  // namespace packmail::storage::segment
+}  // namespace packmail::storage::detail

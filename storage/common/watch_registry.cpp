@@ -4,7 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
-namespace packmail::storage::segment {
+namespace packmail::storage::detail {
 
 class watch_registry::handle : public watch_handle {
  public:
@@ -76,4 +76,4 @@ void watch_registry::fire(mailbox_id mailbox, modseq_t highest_modseq) {
   }
 }
 
-}  // namespace packmail::storage::segment
+}  // namespace packmail::storage::detail
