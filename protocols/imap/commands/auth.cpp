@@ -1,0 +1,167 @@
+// CAPABILITY, NOOP, LOGOUT, ID (RFC 2971), LOGIN, AUTHENTICATE PLAIN (RFC 4616, SASL-IR RFC
+// 4959), STARTTLS and IDLE (RFC 2177).
+#include <optional>
+#include <string>
+
+#include "../session_context.h"
+
+namespace packmail::protocols::imap {
+namespace {
+
+std::optional<std::string> base64_decode(std::string_view in) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  if (in.size() % 4 != 0) return std::nullopt;
+  std::string out;
+  std::uint32_t bits = 0;
+  int count = 0;
+  std::size_t pad = 0;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '=') {
+      if (i + 2 < in.size()) return std::nullopt;
+      ++pad;
+      bits <<= 6;
+      ++count;
+    } else {
+      if (pad) return std::nullopt;
+      const int v = value(in[i]);
+      if (v < 0) return std::nullopt;
+      bits = (bits << 6) | static_cast<std::uint32_t>(v);
+      ++count;
+    }
+    if (count == 4) {
+      out += static_cast<char>((bits >> 16) & 0xff);
+      out += static_cast<char>((bits >> 8) & 0xff);
+      out += static_cast<char>(bits & 0xff);
+      bits = 0;
+      count = 0;
+    }
+  }
+  out.resize(out.size() - pad);
+  return out;
+}
+
+reply check_password(session_context& ctx, std::string_view user, std::string_view password) {
+  std::optional<std::string> canonical;
+  if (ctx.config.authenticate) canonical = ctx.config.authenticate(user, password);
+  if (!canonical) return ctx.login_failed();
+  return ctx.login_as(*canonical);
+}
+
+// RFC 4616: [authzid] NUL authcid NUL passwd.
+reply plain(session_context& ctx, std::string_view base64) {
+  auto decoded = base64_decode(base64);
+  if (!decoded) return bad("Invalid base64");
+  const std::string& msg = *decoded;
+  const auto first = msg.find('\0');
+  const auto second = first == std::string::npos ? first : msg.find('\0', first + 1);
+  if (second == std::string::npos) return bad("Invalid PLAIN response");
+  const std::string_view authzid(msg.data(), first);
+  const std::string_view authcid(msg.data() + first + 1, second - first - 1);
+  const std::string_view password(msg.data() + second + 1, msg.size() - second - 1);
+  // Acting as another user is not supported.
+  if (!authzid.empty() && authzid != authcid) return ctx.login_failed();
+  return check_password(ctx, authcid, password);
+}
+
+}  // namespace
+
+std::optional<reply> handle_capability(session_context& ctx, command& cmd) {
+  if (!cmd.args.empty()) return bad("CAPABILITY takes no arguments");
+  ctx.out += "* CAPABILITY " + ctx.capabilities() + "\r\n";
+  return ok("CAPABILITY completed");
+}
+
+std::optional<reply> handle_noop(session_context&, command& cmd) {
+  if (!cmd.args.empty()) return bad("NOOP takes no arguments");
+  return ok("NOOP completed");
+}
+
+std::optional<reply> handle_logout(session_context& ctx, command& cmd) {
+  if (!cmd.args.empty()) return bad("LOGOUT takes no arguments");
+  ctx.deselect();  // nothing more to announce
+  ctx.out += "* BYE Logging out\r\n";
+  reply r = ok("LOGOUT completed");
+  r.close = true;
+  return r;
+}
+
+std::optional<reply> handle_login(session_context& ctx, command& cmd) {
+  if (cmd.args.size() != 2) return bad("LOGIN needs a user name and a password");
+  auto user = cmd.args[0].astring();
+  auto password = cmd.args[1].astring();
+  if (!user || !password) return bad("Invalid LOGIN arguments");
+  if (!ctx.auth_allowed()) return no("[PRIVACYREQUIRED] LOGIN is disabled without TLS");
+  return check_password(ctx, *user, *password);
+}
+
+std::optional<reply> handle_authenticate(session_context& ctx, command& cmd) {
+  if (cmd.args.empty() || cmd.args.size() > 2 || cmd.args[0].kind != token_kind::atom) {
+    return bad("AUTHENTICATE needs a mechanism");
+  }
+  if (!cmd.args[0].is_atom("PLAIN")) return no("[CANNOT] Unsupported mechanism");
+  if (!ctx.auth_allowed()) return no("[PRIVACYREQUIRED] Authentication is disabled without TLS");
+  if (cmd.args.size() == 2) {  // SASL-IR: "=" is an empty initial response
+    auto initial = cmd.args[1].astring();
+    if (!initial) return bad("Invalid initial response");
+    return plain(ctx, *initial == "=" ? std::string_view() : *initial);
+  }
+  ctx.out += "+ \r\n";
+  ctx.sasl_tag = cmd.tag;
+  ctx.parser.expect_sasl_response();
+  return std::nullopt;
+}
+
+reply continue_authenticate(session_context& ctx, const sasl_response& response) {
+  if (response.cancel) return bad("AUTHENTICATE cancelled");
+  return plain(ctx, response.line);
+}
+
+std::optional<reply> handle_id(session_context& ctx, command& cmd) {
+  // RFC 2971: NIL or a list of up to 30 field/value string pairs.
+  if (cmd.args.size() != 1) return bad("ID needs NIL or a parameter list");
+  const token& list = cmd.args[0];
+  if (list.kind != token_kind::nil) {
+    if (!list.is_list() || list.children.size() % 2 != 0 || list.children.size() > 60) {
+      return bad("Invalid ID parameter list");
+    }
+    for (std::size_t i = 0; i < list.children.size(); i += 2) {
+      const token& value = list.children[i + 1];
+      if (!list.children[i].is_string() || !(value.is_string() || value.kind == token_kind::nil)) {
+        return bad("Invalid ID parameter list");
+      }
+    }
+  }
+  ctx.out += "* ID (\"name\" \"packmail\")\r\n";
+  return ok("ID completed");
+}
+
+std::optional<reply> handle_starttls(session_context& ctx, command& cmd) {
+  if (!cmd.args.empty()) return bad("STARTTLS takes no arguments");
+  if (!ctx.config.starttls_available || ctx.connection.tls) return bad("STARTTLS not available");
+  ctx.start_tls = true;
+  return ok("Begin TLS negotiation now");
+}
+
+std::optional<reply> handle_idle(session_context& ctx, command& cmd) {
+  if (!cmd.args.empty()) return bad("IDLE takes no arguments");
+  ctx.out += "+ idling\r\n";
+  if (mailbox_view* view = ctx.view()) {
+    if (!view->sync(ctx.out, true, false)) {
+      ctx.out += "* BYE Selected mailbox was deleted\r\n";
+      ctx.close = true;
+      return std::nullopt;
+    }
+  }
+  ctx.idle_tag = cmd.tag;
+  ctx.parser.expect_done();
+  return std::nullopt;
+}
+
+}  // namespace packmail::protocols::imap

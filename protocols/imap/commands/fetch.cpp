@@ -1,0 +1,332 @@
+// FETCH and UID FETCH (RFC 3501 6.4.5, 7.4.2). Sections are cut from the
+// stored message with the part tree parsed at delivery; offsets in the tree
+// are relative to the body, after the per-recipient prefix.
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "../session_context.h"
+#include "packmail/protocols/imap/fetch_attributes.h"
+
+namespace packmail::protocols::imap {
+namespace {
+
+using storage::mime::part;
+
+bool is_encapsulated_message(const part& p) {
+  return p.type == "message" && (p.subtype == "rfc822" || p.subtype == "global") &&
+         !p.children.empty();
+}
+
+// A byte range of the stored message, prefix included.
+struct byte_range {
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;
+};
+
+// The header fields of `header` named (or not named) in `fields`, with the
+// blank line that ends a header (RFC 3501 6.4.5 HEADER.FIELDS).
+std::string filter_header(std::string_view header, const std::vector<std::string>& fields,
+                          bool keep_named) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < header.size()) {
+    // One field: its first line and the continuation lines after it.
+    std::size_t end = i;
+    do {
+      const std::size_t eol = header.find('\n', end);
+      end = eol == std::string_view::npos ? header.size() : eol + 1;
+    } while (end < header.size() && (header[end] == ' ' || header[end] == '\t'));
+    const std::string_view field = header.substr(i, end - i);
+    i = end;
+    if (field == "\r\n" || field == "\n") break;  // the blank line
+    const std::size_t colon = field.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string_view name = field.substr(0, colon);
+    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+    const bool named = std::any_of(fields.begin(), fields.end(),
+                                   [&](const std::string& f) { return iequals_ascii(f, name); });
+    if (named == keep_named) out += field;
+  }
+  out += "\r\n";
+  return out;
+}
+
+std::string section_name(const fetch_item& item) {
+  std::string out;
+  for (std::uint32_t n : item.section.part) {
+    if (!out.empty()) out += '.';
+    out += std::to_string(n);
+  }
+  auto add = [&out](std::string_view text) {
+    if (!out.empty()) out += '.';
+    out += text;
+  };
+  switch (item.section.text) {
+    case section_spec::text_kind::all:
+      break;
+    case section_spec::text_kind::header:
+      add("HEADER");
+      break;
+    case section_spec::text_kind::text:
+      add("TEXT");
+      break;
+    case section_spec::text_kind::mime:
+      add("MIME");
+      break;
+    case section_spec::text_kind::header_fields:
+    case section_spec::text_kind::header_fields_not: {
+      add(item.section.text == section_spec::text_kind::header_fields ? "HEADER.FIELDS ("
+                                                                      : "HEADER.FIELDS.NOT (");
+      for (std::size_t i = 0; i < item.section.fields.size(); ++i) {
+        if (i) out += ' ';
+        out += item.section.fields[i];
+      }
+      out += ')';
+      break;
+    }
+  }
+  return "BODY[" + out + "]";
+}
+
+class fetcher {
+ public:
+  fetcher(session_context& ctx, mailbox_view& view, const storage::message_info& info)
+      : ctx_(ctx), view_(view), info_(info) {}
+
+  // The bytes of `item`'s section, or an error.
+  storage::result<std::string> section(const section_spec& spec) {
+    const std::uint64_t prefix = info_.prefix_size;
+    if (spec.part.empty()) {
+      switch (spec.text) {
+        case section_spec::text_kind::all:
+          return read({0, info_.size});
+        case section_spec::text_kind::mime:  // not valid without a part; parser rejects
+        case section_spec::text_kind::header:
+          return structure_then([&](const part& root) -> storage::result<std::string> {
+            return read({0, prefix + root.header_length + root.header_offset});
+          });
+        case section_spec::text_kind::text:
+          return structure_then([&](const part& root) -> storage::result<std::string> {
+            return read({prefix + root.body_offset, root.body_length});
+          });
+        case section_spec::text_kind::header_fields:
+        case section_spec::text_kind::header_fields_not:
+          return structure_then([&](const part& root) -> storage::result<std::string> {
+            auto header = read({0, prefix + root.header_offset + root.header_length});
+            if (!header) return header;
+            return filter_header(*header, spec.fields,
+                                 spec.text == section_spec::text_kind::header_fields);
+          });
+      }
+    }
+    return structure_then([&](const part& root) -> storage::result<std::string> {
+      const part* current = &root;
+      bool top = true;
+      for (std::uint32_t n : spec.part) {
+        if (!top && is_encapsulated_message(*current)) current = &current->children.front();
+        top = false;
+        if (current->type == "multipart") {
+          if (n == 0 || n > current->children.size()) return std::string();
+          current = &current->children[n - 1];
+        } else if (n != 1) {
+          return std::string();  // no such part: empty (RFC 3501 leaves it open)
+        }
+      }
+      switch (spec.text) {
+        case section_spec::text_kind::all:
+          return read({prefix + current->body_offset, current->body_length});
+        case section_spec::text_kind::mime:
+          return read({prefix + current->header_offset, current->header_length});
+        default:
+          break;
+      }
+      // HEADER / TEXT / HEADER.FIELDS of a part: of its encapsulated message.
+      if (!is_encapsulated_message(*current)) return std::string();
+      const part& message = current->children.front();
+      if (spec.text == section_spec::text_kind::text) {
+        return read({prefix + message.body_offset, message.body_length});
+      }
+      auto header = read({prefix + message.header_offset, message.header_length});
+      if (!header || spec.text == section_spec::text_kind::header) return header;
+      return filter_header(*header, spec.fields,
+                           spec.text == section_spec::text_kind::header_fields);
+    });
+  }
+
+  storage::result<storage::mime::message_structure*> structure() {
+    if (!structure_) {
+      auto s = ctx_.store().read_structure(view_.id(), info_.uid);
+      if (!s) return s.error();
+      structure_ = std::move(s).value();
+    }
+    return &*structure_;
+  }
+
+ private:
+  template <class F>
+  storage::result<std::string> structure_then(F f) {
+    auto s = structure();
+    if (!s) return s.error();
+    return f((*s)->root);
+  }
+
+  storage::result<std::string> read(byte_range r) {
+    if (r.length == 0) return std::string();
+    return ctx_.store().read_message(view_.id(), info_.uid, r.offset, r.length);
+  }
+
+  session_context& ctx_;
+  mailbox_view& view_;
+  const storage::message_info& info_;
+  std::optional<storage::mime::message_structure> structure_;
+};
+
+bool sets_seen(const fetch_item& item) {
+  return (item.what == fetch_item::kind::body_section && !item.peek) ||
+         item.what == fetch_item::kind::rfc822 || item.what == fetch_item::kind::rfc822_text;
+}
+
+}  // namespace
+
+std::optional<reply> handle_fetch(session_context& ctx, command& cmd) {
+  auto request = parse_fetch(cmd.args, cmd.uid);
+  if (!request) return bad(request.error().message);
+  fetch_request& r = request.value();
+  if (r.changed_since || r.vanished) return bad("CONDSTORE is not supported");
+  for (const fetch_item& item : r.items) {
+    if (item.what == fetch_item::kind::binary || item.what == fetch_item::kind::binary_size ||
+        item.what == fetch_item::kind::modseq) {
+      return bad("BINARY and MODSEQ are not supported");
+    }
+  }
+  mailbox_view& view = *ctx.view();
+  auto seqs = view.resolve(r.set, cmd.uid);
+  if (!seqs) return bad("Invalid message sequence number");
+
+  const bool wants_uid =
+      cmd.uid || std::any_of(r.items.begin(), r.items.end(),
+                             [](const fetch_item& i) { return i.what == fetch_item::kind::uid; });
+  const bool wants_flags = std::any_of(r.items.begin(), r.items.end(), [](const fetch_item& i) {
+    return i.what == fetch_item::kind::flags;
+  });
+  const bool marks_seen =
+      !view.read_only() && std::any_of(r.items.begin(), r.items.end(), sets_seen);
+
+  bool missing = false;
+  for (std::uint32_t seq : *seqs) {
+    view_message& known = view.at(seq);
+    auto loaded = ctx.store().get_message(view.id(), known.uid);
+    if (!loaded) {
+      // Expunged by another session; announced later (RFC 3501 7.4.1).
+      if (loaded.code() == storage::errc::expunged || loaded.code() == storage::errc::not_found) {
+        missing = true;
+        continue;
+      }
+      return storage_failure(loaded.error());
+    }
+    storage::message_info info = std::move(loaded).value();
+    bool flags_changed = false;
+    if (marks_seen && !(info.flags & storage::flag_seen)) {
+      storage::flag_change change;
+      change.op = storage::flag_op::add;
+      change.flags = storage::flag_seen;
+      const storage::imap_uid uid = info.uid;
+      auto changed = ctx.store().store_flags(view.id(), std::span(&uid, 1), change);
+      if (!changed) return storage_failure(changed.error());
+      if (!changed->changed.empty()) {
+        info.flags = changed->changed.front().flags;
+        info.keywords = changed->changed.front().keywords;
+      }
+      flags_changed = true;
+    }
+    const bool flags_were_known = known.flags == info.flags && known.keywords == info.keywords;
+    view.remember(info);
+
+    fetcher f(ctx, view, info);
+    std::string line = "* " + std::to_string(seq) + " FETCH (";
+    bool first = true;
+    auto item_out = [&](std::string_view text) {
+      if (!first) line += ' ';
+      first = false;
+      line += text;
+    };
+    if (wants_uid) item_out("UID " + std::to_string(info.uid));
+    for (const fetch_item& item : r.items) {
+      switch (item.what) {
+        case fetch_item::kind::uid:
+          break;  // first, above
+        case fetch_item::kind::flags:
+          item_out("FLAGS " + flag_list(info.flags, info.keywords));
+          break;
+        case fetch_item::kind::internal_date:
+          item_out("INTERNALDATE \"" + internal_date(info.internal_date, info.tz_offset) + "\"");
+          break;
+        case fetch_item::kind::rfc822_size:
+          item_out("RFC822.SIZE " + std::to_string(info.size));
+          break;
+        case fetch_item::kind::envelope:
+        case fetch_item::kind::body_structure:
+        case fetch_item::kind::body: {
+          auto s = f.structure();
+          if (!s) return storage_failure(s.error());
+          if (item.what == fetch_item::kind::envelope) {
+            item_out("ENVELOPE " + (*s)->envelope);
+          } else if (item.what == fetch_item::kind::body_structure) {
+            item_out("BODYSTRUCTURE " + (*s)->bodystructure);
+          } else {
+            item_out("BODY " + (*s)->body);
+          }
+          break;
+        }
+        case fetch_item::kind::rfc822:
+        case fetch_item::kind::rfc822_header:
+        case fetch_item::kind::rfc822_text: {
+          section_spec spec;
+          spec.text = item.what == fetch_item::kind::rfc822 ? section_spec::text_kind::all
+                      : item.what == fetch_item::kind::rfc822_header
+                          ? section_spec::text_kind::header
+                          : section_spec::text_kind::text;
+          auto bytes = f.section(spec);
+          if (!bytes) return storage_failure(bytes.error());
+          const char* name = item.what == fetch_item::kind::rfc822          ? "RFC822 "
+                             : item.what == fetch_item::kind::rfc822_header ? "RFC822.HEADER "
+                                                                            : "RFC822.TEXT ";
+          item_out(name + literal_value(*bytes));
+          break;
+        }
+        case fetch_item::kind::body_section: {
+          auto bytes = f.section(item.section);
+          if (!bytes) return storage_failure(bytes.error());
+          std::string name = section_name(item);
+          std::string_view data = *bytes;
+          if (item.partial) {
+            // RFC 3501 6.4.5: <origin> is echoed; data past the end is empty.
+            name += "<" + std::to_string(item.partial->offset) + ">";
+            if (item.partial->offset >= data.size()) {
+              data = {};
+            } else {
+              data = data.substr(item.partial->offset, item.partial->length);
+            }
+          }
+          item_out(name + " " + literal_value(data));
+          break;
+        }
+        case fetch_item::kind::binary:
+        case fetch_item::kind::binary_size:
+        case fetch_item::kind::modseq:
+          break;  // refused above
+      }
+    }
+    // The \Seen this FETCH set, or a change the client has not seen yet.
+    if (!wants_flags && (flags_changed || !flags_were_known)) {
+      item_out("FLAGS " + flag_list(info.flags, info.keywords));
+    }
+    line += ")\r\n";
+    ctx.out += line;
+  }
+  if (missing) return no("[EXPUNGEISSUED] Some of the requested messages no longer exist");
+  return ok(cmd.uid ? "UID FETCH completed" : "FETCH completed");
+}
+
+}  // namespace packmail::protocols::imap

@@ -1,0 +1,184 @@
+// Inside the IMAP session: its state, the selected mailbox's view, and the
+// command handlers (one file per family under commands/). Private to
+// protocols/imap.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "packmail/protocols/imap/parser.h"
+#include "packmail/protocols/imap/sequence_set.h"
+#include "packmail/protocols/imap/session.h"
+#include "responses.h"
+
+namespace packmail::protocols::imap {
+
+struct view_message {
+  storage::imap_uid uid = 0;
+  std::uint8_t flags = 0;
+  std::vector<std::string> keywords;
+  // Expunged by another session but not yet announced (RFC 3501 7.4.1): the
+  // sequence number stays valid until an EXPUNGE response may be sent.
+  bool expunged = false;
+};
+
+// The selected mailbox as this session has told the client: sequence numbers
+// map to UIDs here, and changes by other sessions reach the client only
+// through sync().
+class mailbox_view {
+ public:
+  // Watches the mailbox (calling `wake` on changes) and loads its messages.
+  static storage::result<std::unique_ptr<mailbox_view>> open(storage::mail_store& store,
+                                                             const storage::mailbox_info& info,
+                                                             bool read_only, wake_function wake);
+  ~mailbox_view();
+
+  storage::mailbox_id id() const { return id_; }
+  const std::string& name() const { return name_; }
+  void rename(std::string name) { name_ = std::move(name); }
+  bool read_only() const { return read_only_; }
+  std::uint32_t uidvalidity() const { return uidvalidity_; }
+  std::uint32_t exists() const { return static_cast<std::uint32_t>(messages_.size()); }
+  std::uint32_t max_uid() const { return messages_.empty() ? 0 : messages_.back().uid; }
+  // 1-based; precondition: 1 <= seq <= exists().
+  view_message& at(std::uint32_t seq) { return messages_[seq - 1]; }
+  // The sequence number of `uid`, or 0.
+  std::uint32_t seq_of(storage::imap_uid uid) const;
+  // Another session changed the mailbox since the last sync.
+  bool changed() const { return changed_->load(); }
+
+  // Announces changes made since the last sync: "* n FETCH (FLAGS ...)",
+  // "* n EXISTS", and "* n EXPUNGE" when allow_expunge (else the expunged
+  // messages keep their sequence numbers). Returns false when the mailbox
+  // is gone (deleted).
+  bool sync(std::string& out, bool allow_expunge, bool with_uid);
+  // Drops `uid` now and writes "* n EXPUNGE" (this session's own expunge).
+  void expunge(storage::imap_uid uid, std::string& out);
+  // Records flags this session just set or fetched, so sync() does not
+  // announce them again.
+  void remember(const storage::message_info& info);
+
+  // The sequence numbers (uid == false) or UIDs in `set`, in ascending order,
+  // as positions (sequence numbers) of existing view messages. An empty
+  // optional means a sequence number beyond exists() (BAD).
+  std::optional<std::vector<std::uint32_t>> resolve(const sequence_set& set, bool uid) const;
+
+ private:
+  mailbox_view(storage::mail_store& store, const storage::mailbox_info& info, bool read_only);
+
+  storage::mail_store& store_;
+  storage::mailbox_id id_;
+  std::string name_;
+  bool read_only_;
+  std::uint32_t uidvalidity_;
+  storage::modseq_t synced_ = 0;
+  std::vector<view_message> messages_;  // in UID (= sequence) order
+  std::shared_ptr<std::atomic<bool>> changed_ = std::make_shared<std::atomic<bool>>(false);
+  std::unique_ptr<storage::watch_handle> watch_;
+};
+
+struct not_authenticated {
+  unsigned failures = 0;
+};
+struct authenticated {
+  std::string user;
+  storage::user_id id = 0;
+};
+struct selected {
+  std::string user;
+  storage::user_id id = 0;
+  std::unique_ptr<mailbox_view> view;
+};
+struct logged_out {};
+using session_state = std::variant<not_authenticated, authenticated, selected, logged_out>;
+
+// Everything a command handler may use.
+class session_context {
+ public:
+  session_context(session_config c, connection_info info, wake_function w)
+      : config(std::move(c)),
+        connection(std::move(info)),
+        wake(std::move(w)),
+        parser(config.limits) {}
+
+  session_config config;
+  connection_info connection;
+  wake_function wake;
+  command_parser parser;
+  session_state state;
+
+  std::string out;  // untagged responses of the current call
+  bool close = false;
+  bool start_tls = false;
+  std::optional<std::string> sasl_tag;  // AUTHENTICATE waiting for a response line
+  std::optional<std::string> idle_tag;  // IDLE waiting for DONE
+
+  storage::mail_store& store() { return *config.store; }
+  // The user of an authenticated or selected session, else 0.
+  storage::user_id user_id() const;
+  const std::string* user_name() const;
+  // The view of a selected session, else nullptr.
+  mailbox_view* view();
+  // Leaves the selected state for the authenticated state.
+  void deselect();
+  // The capability list, without "CAPABILITY".
+  std::string capabilities() const;
+  bool auth_allowed() const;
+  // Logs `user` in (after its password was checked).
+  reply login_as(const std::string& user);
+  // Counts a failed attempt; closes the connection after too many.
+  reply login_failed();
+};
+
+// Handlers. They write untagged responses to ctx.out and return the tagged
+// result, or nullopt when the command continues (AUTHENTICATE, IDLE).
+using command_handler = std::optional<reply> (*)(session_context& ctx, command& cmd);
+
+// commands/auth.cpp
+std::optional<reply> handle_capability(session_context&, command&);
+std::optional<reply> handle_noop(session_context&, command&);
+std::optional<reply> handle_logout(session_context&, command&);
+std::optional<reply> handle_login(session_context&, command&);
+std::optional<reply> handle_authenticate(session_context&, command&);
+std::optional<reply> handle_starttls(session_context&, command&);
+std::optional<reply> handle_id(session_context&, command&);
+std::optional<reply> handle_idle(session_context&, command&);
+// Continues AUTHENTICATE with the client's response line.
+reply continue_authenticate(session_context&, const sasl_response& response);
+// commands/mailbox.cpp
+std::optional<reply> handle_select(session_context&, command&);
+std::optional<reply> handle_examine(session_context&, command&);
+std::optional<reply> handle_create(session_context&, command&);
+std::optional<reply> handle_delete(session_context&, command&);
+std::optional<reply> handle_rename(session_context&, command&);
+std::optional<reply> handle_subscribe(session_context&, command&);
+std::optional<reply> handle_unsubscribe(session_context&, command&);
+std::optional<reply> handle_list(session_context&, command&);
+std::optional<reply> handle_lsub(session_context&, command&);
+std::optional<reply> handle_status(session_context&, command&);
+std::optional<reply> handle_namespace(session_context&, command&);
+// commands/message.cpp
+std::optional<reply> handle_append(session_context&, command&);
+std::optional<reply> handle_check(session_context&, command&);
+std::optional<reply> handle_close(session_context&, command&);
+std::optional<reply> handle_unselect(session_context&, command&);
+std::optional<reply> handle_expunge(session_context&, command&);
+// commands/fetch.cpp
+std::optional<reply> handle_fetch(session_context&, command&);
+// commands/store.cpp
+std::optional<reply> handle_store(session_context&, command&);
+// commands/copy.cpp
+std::optional<reply> handle_copy(session_context&, command&);
+std::optional<reply> handle_move(session_context&, command&);
+// commands/search.cpp
+std::optional<reply> handle_search(session_context&, command&);
+
+// A mailbox name argument decoded from modified UTF-7 to the store's UTF-8.
+std::optional<std::string> mailbox_argument(const token& t);
+
+}  // namespace packmail::protocols::imap

@@ -1,0 +1,148 @@
+// The selected mailbox's view: sequence numbers, and the announcement of
+// other sessions' changes (RFC 3501 7.3.1 EXISTS, 7.4.1 EXPUNGE, 7.4.2 FETCH).
+#include <algorithm>
+
+#include "session_context.h"
+
+namespace packmail::protocols::imap {
+
+mailbox_view::mailbox_view(storage::mail_store& store, const storage::mailbox_info& info,
+                           bool read_only)
+    : store_(store),
+      id_(info.id),
+      name_(info.name),
+      read_only_(read_only),
+      uidvalidity_(info.uidvalidity),
+      synced_(info.highest_modseq) {}
+
+mailbox_view::~mailbox_view() = default;
+
+storage::result<std::unique_ptr<mailbox_view>> mailbox_view::open(storage::mail_store& store,
+                                                                  const storage::mailbox_info& info,
+                                                                  bool read_only,
+                                                                  wake_function wake) {
+  std::unique_ptr<mailbox_view> view(new mailbox_view(store, info, read_only));
+  // Watch first, then read: a change in between is replayed by the next
+  // sync(), which is idempotent.
+  view->watch_ = store.watch(info.id, [changed = view->changed_, wake = std::move(wake)](
+                                          storage::mailbox_id, storage::modseq_t) {
+    changed->store(true);
+    if (wake) wake();
+  });
+  auto current = store.get_mailbox(info.id);
+  if (!current) return current.error();
+  view->synced_ = current->highest_modseq;
+  view->uidvalidity_ = current->uidvalidity;
+  auto messages = store.list_messages(info.id);
+  if (!messages) return messages.error();
+  view->messages_.reserve(messages->size());
+  for (storage::message_info& m : *messages) {
+    view->messages_.push_back({m.uid, m.flags, std::move(m.keywords), false});
+  }
+  return view;
+}
+
+std::uint32_t mailbox_view::seq_of(storage::imap_uid uid) const {
+  auto it = std::lower_bound(messages_.begin(), messages_.end(), uid,
+                             [](const view_message& m, storage::imap_uid u) { return m.uid < u; });
+  if (it == messages_.end() || it->uid != uid) return 0;
+  return static_cast<std::uint32_t>(it - messages_.begin()) + 1;
+}
+
+void mailbox_view::remember(const storage::message_info& info) {
+  if (std::uint32_t seq = seq_of(info.uid)) {
+    at(seq).flags = info.flags;
+    at(seq).keywords = info.keywords;
+  }
+}
+
+void mailbox_view::expunge(storage::imap_uid uid, std::string& out) {
+  const std::uint32_t seq = seq_of(uid);
+  if (seq == 0) return;
+  messages_.erase(messages_.begin() + (seq - 1));
+  out += "* " + std::to_string(seq) + " EXPUNGE\r\n";
+}
+
+bool mailbox_view::sync(std::string& out, bool allow_expunge, bool with_uid) {
+  changed_->store(false);
+  auto changes = store_.changes_since(id_, synced_);
+  if (!changes) return changes.code() != storage::errc::not_found;
+  std::vector<storage::imap_uid> appended, flagged;
+  for (const storage::change& c : *changes) {
+    synced_ = std::max(synced_, c.modseq);
+    switch (c.kind) {
+      case storage::change_kind::append:
+        if (c.uid > max_uid()) appended.push_back(c.uid);
+        break;
+      case storage::change_kind::flags:
+        flagged.push_back(c.uid);
+        break;
+      case storage::change_kind::expunge:
+        if (std::uint32_t seq = seq_of(c.uid)) at(seq).expunged = true;
+        break;
+    }
+  }
+  // Flag changes of messages the client knows (RFC 3501 7.4.2).
+  std::sort(flagged.begin(), flagged.end());
+  flagged.erase(std::unique(flagged.begin(), flagged.end()), flagged.end());
+  for (storage::imap_uid uid : flagged) {
+    const std::uint32_t seq = seq_of(uid);
+    if (seq == 0 || at(seq).expunged) continue;
+    auto info = store_.get_message(id_, uid);
+    if (!info) continue;
+    view_message& m = at(seq);
+    if (m.flags == info->flags && m.keywords == info->keywords) continue;
+    m.flags = info->flags;
+    m.keywords = info->keywords;
+    out += "* " + std::to_string(seq) + " FETCH (";
+    if (with_uid) out += "UID " + std::to_string(uid) + " ";
+    out += "FLAGS " + flag_list(m.flags, m.keywords) + ")\r\n";
+  }
+  // Appends, in UID order; those expunged meanwhile are simply skipped.
+  std::sort(appended.begin(), appended.end());
+  bool grew = false;
+  for (storage::imap_uid uid : appended) {
+    if (uid <= max_uid()) continue;
+    auto info = store_.get_message(id_, uid);
+    if (!info) continue;
+    messages_.push_back({uid, info->flags, std::move(info->keywords), false});
+    grew = true;
+  }
+  if (allow_expunge) {
+    for (std::size_t i = 0; i < messages_.size();) {
+      if (messages_[i].expunged) {
+        messages_.erase(messages_.begin() + static_cast<std::ptrdiff_t>(i));
+        out += "* " + std::to_string(i + 1) + " EXPUNGE\r\n";
+      } else {
+        ++i;
+      }
+    }
+  }
+  if (grew) {
+    out += "* " + std::to_string(exists()) + " EXISTS\r\n";
+  }
+  return true;
+}
+
+std::optional<std::vector<std::uint32_t>> mailbox_view::resolve(const sequence_set& set,
+                                                                bool uid) const {
+  std::vector<std::uint32_t> seqs;
+  if (!uid) {
+    const auto ranges = set.resolve(exists());
+    for (const sequence_range& r : ranges) {
+      if (r.last > exists() || r.first == 0) return std::nullopt;
+      for (std::uint32_t n = r.first;; ++n) {
+        seqs.push_back(n);
+        if (n == r.last) break;
+      }
+    }
+    return seqs;
+  }
+  const auto ranges = set.resolve(max_uid());
+  for (std::size_t i = 0; i < messages_.size(); ++i) {
+    if (contains(ranges, messages_[i].uid)) seqs.push_back(static_cast<std::uint32_t>(i + 1));
+  }
+  return seqs;
+}
+
+}  // namespace packmail::protocols::imap

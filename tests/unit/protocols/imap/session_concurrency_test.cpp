@@ -1,0 +1,186 @@
+// Two sessions on one mailbox: EXISTS, EXPUNGE and FETCH announcements, and
+// RFC 3501 7.4.1: no EXPUNGE while answering FETCH, STORE or SEARCH.
+#include "session_script.h"
+
+using namespace packmail::protocols::imap::testing;
+namespace storage = packmail::storage;
+
+namespace {
+
+void select_inbox(client& c, std::string_view exists) {
+  run(c, R"(
+    C: s1 SELECT INBOX
+    S: * FLAGS {*}
+    S: * OK [PERMANENTFLAGS {*}] Flags permitted
+    S: * )" + std::string(exists) +
+             R"( EXISTS
+    S: * 0 RECENT
+    S: * OK [UIDVALIDITY {*}] UIDs valid
+    S: * OK [UIDNEXT {*}] Predicted next UID
+    S: s1 OK [READ-WRITE] SELECT completed
+  )");
+}
+
+struct two_sessions {
+  test_server server;
+  client a{server};
+  client b{server};
+  two_sessions() {
+    for (int i = 0; i < 3; ++i)
+      server.deliver("alice", "INBOX", "Subject: m\n\nx\n", storage::flag_seen);
+    login(a);
+    login(b);
+    select_inbox(a, "3");
+    select_inbox(b, "3");
+  }
+};
+
+}  // namespace
+
+TEST_CASE("another session's append is announced with EXISTS and wakes the session",
+          "[imap][session][concurrency]") {
+  two_sessions s;
+  const int before = s.a.wakes();
+  run(s.b, R"(
+    C: b1 APPEND INBOX {3+}
+    C: abc
+    S: * 4 EXISTS
+    S: b1 OK [APPENDUID {*} 4] APPEND completed
+  )");
+  CHECK(s.a.wakes() > before);
+  run(s.a, R"(
+    C: a1 NOOP
+    S: * 4 EXISTS
+    S: a1 OK NOOP completed
+    C: a2 NOOP
+    S: a2 OK NOOP completed
+  )");
+}
+
+TEST_CASE("another session's flag change is announced as FETCH FLAGS",
+          "[imap][session][concurrency]") {
+  two_sessions s;
+  run(s.b, R"(
+    C: b1 STORE 2 +FLAGS.SILENT (\Flagged)
+    S: b1 OK STORE completed
+  )");
+  run(s.a, R"(
+    C: a1 NOOP
+    S: * 2 FETCH (FLAGS (\Flagged \Seen))
+    S: a1 OK NOOP completed
+  )");
+}
+
+TEST_CASE("no EXPUNGE during FETCH, STORE or SEARCH by sequence number",
+          "[imap][session][concurrency]") {
+  two_sessions s;
+  run(s.b, R"(
+    C: b1 STORE 2 +FLAGS.SILENT (\Deleted)
+    S: b1 OK STORE completed
+    C: b2 EXPUNGE
+    S: * 2 EXPUNGE
+    S: b2 OK EXPUNGE completed
+  )");
+  // Message 2 keeps its sequence number in A's view until a command that
+  // allows EXPUNGE.
+  run(s.a, R"(
+    C: a1 FETCH 1:3 UID
+    S: * 1 FETCH (UID 1)
+    S: * 3 FETCH (UID 3)
+    S: a1 NO [EXPUNGEISSUED] Some of the requested messages no longer exist
+    C: a2 SEARCH ALL
+    S: * SEARCH 1 3
+    S: a2 OK SEARCH completed
+    C: a3 STORE 3 +FLAGS (\Answered)
+    S: * 3 FETCH (FLAGS (\Answered \Seen))
+    S: a3 OK STORE completed
+    C: a4 NOOP
+    S: * 2 EXPUNGE
+    S: a4 OK NOOP completed
+    C: a5 FETCH 1:* UID
+    S: * 1 FETCH (UID 1)
+    S: * 2 FETCH (UID 3)
+    S: a5 OK FETCH completed
+  )");
+}
+
+TEST_CASE("UID FETCH may announce EXPUNGE", "[imap][session][concurrency]") {
+  two_sessions s;
+  run(s.b, R"(
+    C: b1 STORE 1 +FLAGS.SILENT (\Deleted)
+    S: b1 OK STORE completed
+    C: b2 EXPUNGE
+    S: * 1 EXPUNGE
+    S: b2 OK EXPUNGE completed
+  )");
+  run(s.a, R"(
+    C: a1 UID FETCH 3 UID
+    S: * 3 FETCH (UID 3)
+    S: * 1 EXPUNGE
+    S: a1 OK UID FETCH completed
+  )");
+}
+
+TEST_CASE("IDLE pushes news on wake and ends with DONE", "[imap][session][concurrency]") {
+  two_sessions s;
+  run(s.a, R"(
+    C: a1 IDLE
+    S: + idling
+  )");
+  const int before = s.a.wakes();
+  s.server.deliver("alice", "INBOX", "Subject: new\n\nx\n");
+  CHECK(s.a.wakes() > before);
+  CHECK(s.a.session().on_wake().bytes == "* 4 EXISTS\r\n");
+  run(s.b, R"(
+    C: b1 STORE 1 +FLAGS.SILENT (\Deleted)
+    S: * 4 EXISTS
+    S: b1 OK STORE completed
+    C: b2 EXPUNGE
+    S: * 1 EXPUNGE
+    S: b2 OK EXPUNGE completed
+  )");
+  CHECK(s.a.session().on_wake().bytes == "* 1 EXPUNGE\r\n");
+  run(s.a, R"(
+    C: DONE
+    S: a1 OK IDLE terminated
+    C: a2 IDLE
+    S: + idling
+    C: NOTDONE
+    S: a2 BAD {*}
+  )");
+}
+
+TEST_CASE("a wake outside IDLE sends nothing until the next command",
+          "[imap][session][concurrency]") {
+  two_sessions s;
+  s.server.deliver("alice", "INBOX", "Subject: new\n\nx\n");
+  CHECK(s.a.session().on_wake().bytes.empty());
+  run(s.a, "C: a1 CHECK\nS: * 4 EXISTS\nS: a1 OK CHECK completed\n");
+}
+
+TEST_CASE("another session deleting the selected mailbox ends the session",
+          "[imap][session][concurrency]") {
+  test_server server;
+  client a(server), b(server);
+  login(a);
+  login(b);
+  run(a, R"(
+    C: a1 CREATE tmp
+    S: a1 OK CREATE completed
+    C: a2 SELECT tmp
+    S: * FLAGS {*}
+    S: * OK [PERMANENTFLAGS {*}] Flags permitted
+    S: * 0 EXISTS
+    S: * 0 RECENT
+    S: * OK [UIDVALIDITY {*}] UIDs valid
+    S: * OK [UIDNEXT 1] Predicted next UID
+    S: a2 OK [READ-WRITE] SELECT completed
+  )");
+  run(b, "C: b1 DELETE tmp\nS: b1 OK DELETE completed\n");
+  run(a, R"(
+    C: a3 NOOP
+    S: * BYE Selected mailbox was deleted
+    S: a3 OK NOOP completed
+  )");
+  CHECK(a.closed());
+}

@@ -1,0 +1,217 @@
+// FETCH and UID FETCH: data items, sections of nested parts, partial ranges,
+// and \Seen set by BODY[] but not BODY.PEEK[].
+#include "session_script.h"
+
+using namespace packmail::protocols::imap::testing;
+namespace storage = packmail::storage;
+
+namespace {
+
+constexpr std::string_view k_simple = "Subject: hi\n\nHello world\n";
+
+constexpr std::string_view k_multipart =
+    "From: Alice <alice@example.com>\n"
+    "Subject: Hello\n"
+    "Content-Type: multipart/mixed; boundary=\"b1\"\n"
+    "\n"
+    "--b1\n"
+    "Content-Type: text/plain\n"
+    "\n"
+    "Part one.\n"
+    "--b1\n"
+    "Content-Type: message/rfc822\n"
+    "\n"
+    "Subject: inner\n"
+    "\n"
+    "Inner body.\n"
+    "--b1--\n";
+
+void select_inbox(client& c, std::string_view exists) {
+  run(c, R"(
+    C: s1 SELECT INBOX
+    S: * FLAGS {*}
+    S: * OK [PERMANENTFLAGS {*}] Flags permitted
+    S: * )" + std::string(exists) +
+             R"( EXISTS
+    S: * 0 RECENT
+    S: * OK [UNSEEN 1] First unseen
+    S: * OK [UIDVALIDITY {*}] UIDs valid
+    S: * OK [UIDNEXT {*}] Predicted next UID
+    S: s1 OK [READ-WRITE] SELECT completed
+  )");
+}
+
+}  // namespace
+
+TEST_CASE("FETCH FLAGS, UID, INTERNALDATE, RFC822.SIZE and macros", "[imap][session][fetch]") {
+  test_server server;
+  // 2003-07-01 08:52:37 UTC.
+  server.deliver("alice", "INBOX", k_simple, storage::flag_flagged, 1057049557);
+  client c(server);
+  login(c);
+  select_inbox(c, "1");
+  run(c, R"(
+    C: a1 FETCH 1 (FLAGS UID RFC822.SIZE INTERNALDATE)
+    S: * 1 FETCH (UID 1 FLAGS (\Flagged) RFC822.SIZE 28 INTERNALDATE " 1-Jul-2003 08:52:37 +0000")
+    S: a1 OK FETCH completed
+    C: a2 UID FETCH 1:* FLAGS
+    S: * 1 FETCH (UID 1 FLAGS (\Flagged))
+    S: a2 OK UID FETCH completed
+    C: a3 FETCH 1 FAST
+    S: * 1 FETCH (FLAGS (\Flagged) INTERNALDATE " 1-Jul-2003 08:52:37 +0000" RFC822.SIZE 28)
+    S: a3 OK FETCH completed
+    C: a4 FETCH 2 FLAGS
+    S: a4 BAD Invalid message sequence number
+    C: a5 UID FETCH 5 FLAGS
+    S: a5 OK UID FETCH completed
+    C: a6 FETCH 1 (ENVELOPE BODYSTRUCTURE BODY)
+    S: * 1 FETCH (ENVELOPE (NIL "hi" {*}) BODYSTRUCTURE ("TEXT" "PLAIN" {*} 13 1 NIL NIL NIL NIL) BODY ("TEXT" "PLAIN" {*} 13 1))
+    S: a6 OK FETCH completed
+    C: a7 FETCH 1 BOGUS
+    S: a7 BAD {*}
+  )");
+}
+
+TEST_CASE("BODY.PEEK leaves \\Seen alone; BODY[] sets it and reports FLAGS",
+          "[imap][session][fetch]") {
+  test_server server;
+  server.deliver("alice", "INBOX", k_simple);
+  client c(server);
+  login(c);
+  select_inbox(c, "1");
+  run(c, R"(
+    C: a1 FETCH 1 BODY.PEEK[]
+    S: * 1 FETCH (BODY[] {28}
+    S: Subject: hi
+    S:
+    S: Hello world
+    S: )
+    S: a1 OK FETCH completed
+    C: a2 FETCH 1 FLAGS
+    S: * 1 FETCH (FLAGS ())
+    S: a2 OK FETCH completed
+    C: a3 FETCH 1 BODY[TEXT]
+    S: * 1 FETCH (BODY[TEXT] {13}
+    S: Hello world
+    S:  FLAGS (\Seen))
+    S: a3 OK FETCH completed
+    C: a4 FETCH 1 (BODY[HEADER] RFC822.HEADER)
+    S: * 1 FETCH (BODY[HEADER] {15}
+    S: Subject: hi
+    S:
+    S:  RFC822.HEADER {15}
+    S: Subject: hi
+    S:
+    S: )
+    S: a4 OK FETCH completed
+    C: a5 FETCH 1 BODY.PEEK[]<0.7>
+    S: * 1 FETCH (BODY[]<0> {7}
+    S: Subject)
+    S: a5 OK FETCH completed
+    C: a6 FETCH 1 BODY.PEEK[]<100.7>
+    S: * 1 FETCH (BODY[]<100> {0}
+    S: )
+    S: a6 OK FETCH completed
+  )");
+}
+
+TEST_CASE("EXAMINE never sets \\Seen", "[imap][session][fetch]") {
+  test_server server;
+  server.deliver("alice", "INBOX", k_simple);
+  client c(server);
+  login(c);
+  run(c, R"(
+    C: a1 EXAMINE INBOX
+    S: * FLAGS {*}
+    S: * OK [PERMANENTFLAGS ()] Flags permitted
+    S: * 1 EXISTS
+    S: * 0 RECENT
+    S: * OK [UNSEEN 1] First unseen
+    S: * OK [UIDVALIDITY {*}] UIDs valid
+    S: * OK [UIDNEXT 2] Predicted next UID
+    S: a1 OK [READ-ONLY] EXAMINE completed
+    C: a2 FETCH 1 RFC822.TEXT
+    S: * 1 FETCH (RFC822.TEXT {13}
+    S: Hello world
+    S: )
+    S: a2 OK FETCH completed
+  )");
+  CHECK(server.store->get_message(server.mailbox("alice", "INBOX").id, 1)->flags == 0);
+}
+
+TEST_CASE("sections of nested parts use the stored part tree", "[imap][session][fetch]") {
+  test_server server;
+  server.deliver("alice", "INBOX", k_multipart);
+  client c(server);
+  login(c);
+  select_inbox(c, "1");
+  run(c, R"(
+    C: a1 FETCH 1 BODY.PEEK[1]
+    S: * 1 FETCH (BODY[1] {9}
+    S: Part one.)
+    S: a1 OK FETCH completed
+    C: a2 FETCH 1 BODY.PEEK[1.MIME]
+    S: * 1 FETCH (BODY[1.MIME] {28}
+    S: Content-Type: text/plain
+    S:
+    S: )
+    S: a2 OK FETCH completed
+    C: a3 FETCH 1 BODY.PEEK[2.HEADER]
+    S: * 1 FETCH (BODY[2.HEADER] {18}
+    S: Subject: inner
+    S:
+    S: )
+    S: a3 OK FETCH completed
+    C: a4 FETCH 1 BODY.PEEK[2.TEXT]
+    S: * 1 FETCH (BODY[2.TEXT] {11}
+    S: Inner body.)
+    S: a4 OK FETCH completed
+    C: a5 FETCH 1 BODY.PEEK[2.1]
+    S: * 1 FETCH (BODY[2.1] {11}
+    S: Inner body.)
+    S: a5 OK FETCH completed
+    C: a6 FETCH 1 BODY.PEEK[HEADER.FIELDS (SUBJECT from)]
+    S: * 1 FETCH (BODY[HEADER.FIELDS (SUBJECT FROM)] {51}
+    S: From: Alice <alice@example.com>
+    S: Subject: Hello
+    S:
+    S: )
+    S: a6 OK FETCH completed
+    C: a7 FETCH 1 BODY.PEEK[HEADER.FIELDS.NOT (Content-Type From)]
+    S: * 1 FETCH (BODY[HEADER.FIELDS.NOT (CONTENT-TYPE FROM)] {18}
+    S: Subject: Hello
+    S:
+    S: )
+    S: a7 OK FETCH completed
+    C: a8 FETCH 1 BODY.PEEK[9]
+    S: * 1 FETCH (BODY[9] {0}
+    S: )
+    S: a8 OK FETCH completed
+  )");
+}
+
+TEST_CASE("a per-recipient prefix shifts every section", "[imap][session][fetch]") {
+  test_server server;
+  storage::append_request request;
+  const std::string body = "Subject: hi\r\n\r\nHello world\r\n";
+  request.message = body;
+  storage::append_target target;
+  target.mailbox = server.mailbox("alice", "INBOX").id;
+  target.prefix = "Delivered-To: alice\r\n";
+  request.targets.push_back(target);
+  REQUIRE(server.store->append(request).ok());
+  client c(server);
+  login(c);
+  select_inbox(c, "1");
+  run(c, R"(
+    C: a1 FETCH 1 (RFC822.SIZE BODY.PEEK[HEADER] BODY.PEEK[TEXT])
+    S: * 1 FETCH (RFC822.SIZE 49 BODY[HEADER] {36}
+    S: Delivered-To: alice
+    S: Subject: hi
+    S:
+    S:  BODY[TEXT] {13}
+    S: Hello world
+    S: )
+    S: a1 OK FETCH completed
+  )");
+}
