@@ -4,17 +4,28 @@ namespace packmail::storage {
 
 std::string_view to_string(errc code) {
   switch (code) {
-    case errc::ok: return "ok";
-    case errc::not_found: return "not_found";
-    case errc::exists: return "exists";
-    case errc::try_create: return "try_create";
-    case errc::over_quota: return "over_quota";
-    case errc::in_use: return "in_use";
-    case errc::expunged: return "expunged";
-    case errc::corrupt: return "corrupt";
-    case errc::temporary: return "temporary";
-    case errc::internal: return "internal";
-    case errc::invalid_argument: return "invalid_argument";
+    case errc::ok:
+      return "ok";
+    case errc::not_found:
+      return "not_found";
+    case errc::exists:
+      return "exists";
+    case errc::try_create:
+      return "try_create";
+    case errc::over_quota:
+      return "over_quota";
+    case errc::in_use:
+      return "in_use";
+    case errc::expunged:
+      return "expunged";
+    case errc::corrupt:
+      return "corrupt";
+    case errc::temporary:
+      return "temporary";
+    case errc::internal:
+      return "internal";
+    case errc::invalid_argument:
+      return "invalid_argument";
   }
   return "unknown";
 }

@@ -23,8 +23,8 @@ struct part {
   // The entity's body (IMAP "TEXT" of a message, or the content of a part).
   std::uint64_t body_offset = 0;
   std::uint64_t body_length = 0;
-  std::string type = "text";     // lower case, e.g. "multipart"
-  std::string subtype = "plain"; // lower case, e.g. "mixed"
+  std::string type = "text";      // lower case, e.g. "multipart"
+  std::string subtype = "plain";  // lower case, e.g. "mixed"
   // For multipart/*: the sub-parts, numbered 1.. in IMAP sections.
   // For message/rfc822 (and message/global): exactly one child, the
   // encapsulated message, whose header_* is the encapsulated header and whose

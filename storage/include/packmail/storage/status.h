@@ -15,9 +15,9 @@ namespace packmail::storage {
 
 enum class errc : std::uint8_t {
   ok = 0,
-  not_found,         // no such user, mailbox or message
-  exists,            // the name is taken
-  try_create,        // the target mailbox of an append/copy does not exist
+  not_found,   // no such user, mailbox or message
+  exists,      // the name is taken
+  try_create,  // the target mailbox of an append/copy does not exist
   over_quota,
   in_use,            // locked by another session
   expunged,          // the message was expunged meanwhile

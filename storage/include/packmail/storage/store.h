@@ -74,13 +74,13 @@ struct mailbox_info {
 struct message_info {
   imap_uid uid = 0;
   modseq_t modseq = 0;
-  std::int64_t internal_date = 0;  // seconds since the epoch, UTC
-  std::int16_t tz_offset = 0;      // minutes east of UTC, for INTERNALDATE
-  std::uint32_t size = 0;          // RFC822.SIZE, the per-recipient prefix included
-  std::uint8_t flags = 0;          // flag bits
+  std::int64_t internal_date = 0;     // seconds since the epoch, UTC
+  std::int16_t tz_offset = 0;         // minutes east of UTC, for INTERNALDATE
+  std::uint32_t size = 0;             // RFC822.SIZE, the per-recipient prefix included
+  std::uint8_t flags = 0;             // flag bits
   std::vector<std::string> keywords;  // sorted, unique, case preserved
   body_id body{};
-  std::uint32_t prefix_size = 0;   // bytes of per-recipient header before the body
+  std::uint32_t prefix_size = 0;  // bytes of per-recipient header before the body
 };
 
 // One destination of an append.
@@ -219,7 +219,8 @@ class mail_store {
                                           const flag_change& change) = 0;
   // Expunges the listed UIDs that exist; returns those expunged, ascending.
   // Bodies are freed when their last reference goes.
-  virtual result<std::vector<imap_uid>> expunge(mailbox_id mailbox, std::span<const imap_uid> uids) = 0;
+  virtual result<std::vector<imap_uid>> expunge(mailbox_id mailbox,
+                                                std::span<const imap_uid> uids) = 0;
 
   // --- following changes -------------------------------------------------
   // Changes with modseq > since, in modseq order. A mailbox keeps its full
