@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "data_dir/data_dir.h"
 #include "net/server.h"
+#include "packmail/protocols/imap/session.h"
 #include "packmail/storage/store.h"
 #include "sessions/unavailable_session.h"
 #include "tls/self_signed_cert.h"
@@ -42,6 +43,29 @@ session_factory unavailable_factory(protocol_kind kind, std::string host) {
   return [kind, host](const packmail::protocols::connection_info&,
                       packmail::protocols::wake_function) {
     return std::make_unique<unavailable_session>(kind, host);
+  };
+}
+
+// IMAP (RFC 3501): the sans-I/O session over the store, logins checked against
+// the passwd-file (re-read when it changes).
+session_factory imap_factory(const server_config& config, packmail::storage::mail_store* store,
+                             std::shared_ptr<user_db> users, bool implicit_tls) {
+  namespace imap = packmail::protocols::imap;
+  imap::session_config base;
+  base.store = store;
+  base.authenticate = [users](std::string_view user,
+                              std::string_view password) -> std::optional<std::string> {
+    if (!users->authenticate(user, password)) return std::nullopt;
+    return fold_user_name(user);
+  };
+  base.idle_timeout = config.limits.imap_idle_timeout;
+  base.max_auth_failures = config.limits.auth_failure_limit;
+  base.starttls_available = !implicit_tls;
+  base.limits.max_line = config.limits.max_line_length;
+  base.limits.max_append_literal = config.limits.max_literal_size;
+  return [base](const packmail::protocols::connection_info& connection,
+                packmail::protocols::wake_function wake) {
+    return std::make_unique<imap::session>(base, connection, std::move(wake));
   };
 }
 
@@ -83,10 +107,11 @@ int run(const std::optional<std::string>& config_file, const config_overrides& f
   const std::string host = host_name();
   auto add = [&](const std::optional<listen_address>& address, const char* name, bool tls_on,
                  protocol_kind kind) {
-    if (address) {
-      options.listeners.push_back(
-          {name, *address, tls_on, unavailable_factory(kind, host), refusal_for(kind)});
-    }
+    if (!address) return;
+    session_factory factory = kind == protocol_kind::imap
+                                  ? imap_factory(config, store.value().get(), users, tls_on)
+                                  : unavailable_factory(kind, host);
+    options.listeners.push_back({name, *address, tls_on, std::move(factory), refusal_for(kind)});
   };
   add(config.listen.imap, "imap", false, protocol_kind::imap);
   add(config.listen.imaps, "imaps", true, protocol_kind::imap);

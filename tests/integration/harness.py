@@ -124,6 +124,28 @@ def read_until_close(sock, limit=65536):
     return data
 
 
+def read_line(sock):
+    """One CRLF-terminated line (the greeting of a session that stays open)."""
+    sock.settimeout(DEADLINE)
+    data = b""
+    while not data.endswith(b"\r\n"):
+        chunk = sock.recv(1)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def first_line(port, cafile=None, source="127.0.0.1"):
+    """The greeting line on a new plain (or, with cafile, implicit-TLS) connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE,
+                                  source_address=(source, 0)) as raw:
+        if cafile is None:
+            return read_line(raw)
+        with tls_context(cafile).wrap_socket(raw, server_hostname="localhost") as s:
+            return read_line(s)
+
+
 def plain_greeting(port):
     with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE) as s:
         return read_until_close(s)
