@@ -4,26 +4,6 @@
 using namespace packmail::protocols::imap::testing;
 namespace storage = packmail::storage;
 
-namespace {
-
-void select_three(test_server& server, client& c) {
-  for (int i = 0; i < 3; ++i)
-    server.deliver("alice", "INBOX", "Subject: m\n\nx\n", storage::flag_seen);
-  login(c);
-  run(c, R"(
-    C: s1 SELECT INBOX
-    S: * FLAGS {*}
-    S: * OK [PERMANENTFLAGS {*}] Flags permitted
-    S: * 3 EXISTS
-    S: * 0 RECENT
-    S: * OK [UIDVALIDITY {*}] UIDs valid
-    S: * OK [UIDNEXT 4] Predicted next UID
-    S: s1 OK [READ-WRITE] SELECT completed
-  )");
-}
-
-}  // namespace
-
 TEST_CASE("COPY answers COPYUID and keeps the source", "[imap][session][copy]") {
   test_server server;
   client c(server);

@@ -193,4 +193,21 @@ inline void login(client& c, std::string_view user = "alice") {
   run(c, "C: l1 LOGIN " + std::string(user) + " secret\nS: l1 OK [CAPABILITY {*}] Logged in\n");
 }
 
+// Delivers three \Seen messages to alice's INBOX, logs in and selects it.
+inline void select_three(test_server& server, client& c) {
+  for (int i = 0; i < 3; ++i)
+    server.deliver("alice", "INBOX", "Subject: m\n\nx\n", storage::flag_seen);
+  login(c);
+  run(c, R"(
+    C: s1 SELECT INBOX
+    S: * FLAGS {*}
+    S: * OK [PERMANENTFLAGS {*}] Flags permitted
+    S: * 3 EXISTS
+    S: * 0 RECENT
+    S: * OK [UIDVALIDITY {*}] UIDs valid
+    S: * OK [UIDNEXT 4] Predicted next UID
+    S: s1 OK [READ-WRITE] SELECT completed
+  )");
+}
+
 }  // namespace packmail::protocols::imap::testing
