@@ -78,6 +78,7 @@ class mailbox_view {
   std::uint32_t uidvalidity_;
   storage::modseq_t synced_ = 0;
   std::vector<view_message> messages_;  // in UID (= sequence) order
+  std::size_t held_expunges_ = 0;       // messages_ marked expunged, not yet announced
   std::shared_ptr<std::atomic<bool>> changed_ = std::make_shared<std::atomic<bool>>(false);
   std::unique_ptr<storage::watch_handle> watch_;
 };

@@ -59,12 +59,17 @@ void mailbox_view::remember(const storage::message_info& info) {
 void mailbox_view::expunge(storage::imap_uid uid, std::string& out) {
   const std::uint32_t seq = seq_of(uid);
   if (seq == 0) return;
+  if (at(seq).expunged) --held_expunges_;
   messages_.erase(messages_.begin() + (seq - 1));
   out += "* " + std::to_string(seq) + " EXPUNGE\r\n";
 }
 
 bool mailbox_view::sync(std::string& out, bool allow_expunge, bool with_uid) {
-  changed_->store(false);
+  // Every commit to the mailbox (this session's own included) sets changed_
+  // through the watch before the committing call returns, so with the flag
+  // clear the journal has nothing new: skip reading it on this per-command
+  // path, unless expunges held back earlier may be announced now.
+  if (!changed_->exchange(false) && !(allow_expunge && held_expunges_ > 0)) return true;
   auto changes = store_.changes_since(id_, synced_);
   if (!changes) return changes.code() != storage::errc::not_found;
   std::vector<storage::imap_uid> appended, flagged;
@@ -78,7 +83,10 @@ bool mailbox_view::sync(std::string& out, bool allow_expunge, bool with_uid) {
         flagged.push_back(c.uid);
         break;
       case storage::change_kind::expunge:
-        if (std::uint32_t seq = seq_of(c.uid)) at(seq).expunged = true;
+        if (std::uint32_t seq = seq_of(c.uid); seq != 0 && !at(seq).expunged) {
+          at(seq).expunged = true;
+          ++held_expunges_;
+        }
         break;
     }
   }
@@ -112,6 +120,7 @@ bool mailbox_view::sync(std::string& out, bool allow_expunge, bool with_uid) {
     for (std::size_t i = 0; i < messages_.size();) {
       if (messages_[i].expunged) {
         messages_.erase(messages_.begin() + static_cast<std::ptrdiff_t>(i));
+        --held_expunges_;
         out += "* " + std::to_string(i + 1) + " EXPUNGE\r\n";
       } else {
         ++i;
