@@ -28,11 +28,20 @@ def parse_args():
     return p.parse_args()
 
 
+_handed_out = set()
+
+
 def free_port():
-    """A port that was free a moment ago (bound to 0, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port that was free a moment ago (bound to 0, then released), and never
+    one this process handed out before: the kernel may offer a just-released
+    port again, and two listeners on one port make packmaild refuse to start."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def wait_for(condition, what, deadline=DEADLINE):
