@@ -86,7 +86,7 @@ std::string mailbox_value(std::string_view utf8_name) {
   return string_value(encoded ? std::string_view(encoded.value()) : utf8_name);
 }
 
-std::string flag_list(std::uint8_t flags, std::span<const std::string> keywords) {
+std::string flag_list(std::uint8_t flags, std::span<const std::string> keywords, bool recent) {
   std::string out = "(";
   auto add = [&out](std::string_view f) {
     if (out.size() > 1) out += ' ';
@@ -97,6 +97,7 @@ std::string flag_list(std::uint8_t flags, std::span<const std::string> keywords)
   if (flags & storage::flag_deleted) add("\\Deleted");
   if (flags & storage::flag_seen) add("\\Seen");
   if (flags & storage::flag_draft) add("\\Draft");
+  if (recent) add("\\Recent");
   for (const std::string& k : keywords) add(k);
   out += ')';
   return out;

@@ -40,7 +40,9 @@ std::string literal_value(std::string_view bytes);
 // A store (UTF-8) mailbox name in modified UTF-7, as a string.
 std::string mailbox_value(std::string_view utf8_name);
 // "(\Seen \Flagged keyword)".
-std::string flag_list(std::uint8_t flags, std::span<const std::string> keywords);
+// "(\\Seen kw ...)"; recent adds \\Recent (RFC 3501 2.3.2, session state).
+std::string flag_list(std::uint8_t flags, std::span<const std::string> keywords,
+                      bool recent = false);
 // "17-Jul-1996 02:44:25 -0700" (quoted by the caller) for INTERNALDATE.
 std::string internal_date(std::int64_t unix_seconds, std::int16_t tz_offset_minutes);
 // "1:3,5" for a list of numbers, sorted or not.

@@ -59,6 +59,8 @@ constexpr std::array k_commands{
     command_spec{"NAMESPACE", k_logged_in, k_none, handle_namespace},
     command_spec{"APPEND", k_logged_in, k_none, handle_append},
     command_spec{"IDLE", k_logged_in, k_none, handle_idle},
+    // RFC 5161 3.1: ENABLE is valid only in the authenticated state.
+    command_spec{"ENABLE", k_authenticated, k_none, handle_enable},
     command_spec{"CHECK", k_selected, k_none, handle_check},
     command_spec{"CLOSE", k_selected, k_none, handle_close},
     command_spec{"UNSELECT", k_selected, k_none, handle_unselect},
@@ -135,12 +137,14 @@ bool session_context::auth_allowed() const {
 }
 
 std::string session_context::capabilities() const {
-  std::string caps = "IMAP4rev1 LITERAL+";
+  // RFC 7888 5: never both LITERAL+ and LITERAL-.
+  std::string caps = config.limits.non_sync == non_sync_literals::plus ? "IMAP4rev1 LITERAL+"
+                                                                       : "IMAP4rev1 LITERAL-";
   if (std::holds_alternative<not_authenticated>(state)) {
     if (config.starttls_available && !connection.tls) caps += " STARTTLS";
-    caps += auth_allowed() ? " AUTH=PLAIN SASL-IR" : " LOGINDISABLED";
+    caps += auth_allowed() ? " AUTH=PLAIN AUTH=LOGIN SASL-IR" : " LOGINDISABLED";
   }
-  caps += " IDLE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE NAMESPACE ID";
+  caps += " ENABLE IDLE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE NAMESPACE ID";
   return caps;
 }
 
@@ -153,7 +157,9 @@ reply session_context::login_as(const std::string& user) {
 
 reply session_context::login_failed() {
   auto& na = std::get<not_authenticated>(state);
-  if (++na.failures >= config.max_auth_failures) {
+  ++na.failures;
+  delay = auth_failure_delay(config.auth_failure_delay, na.failures);
+  if (na.failures >= config.max_auth_failures) {
     out += "* BYE Too many authentication failures\r\n";
     close = true;
   }
@@ -226,9 +232,9 @@ void on_parse_error(session_context& ctx, const parse_error& error) {
     ctx.idle_tag.reset();
     return;
   }
-  if (ctx.sasl_tag) {
-    append_tagged(ctx.out, *ctx.sasl_tag, bad(text));
-    ctx.sasl_tag.reset();
+  if (ctx.sasl) {
+    append_tagged(ctx.out, ctx.sasl->tag, bad(text));
+    ctx.sasl.reset();
     return;
   }
   append_tagged(ctx.out, error.tag.empty() ? std::string_view("*") : error.tag, bad(text));
@@ -241,6 +247,8 @@ output take(session_context& ctx) {
   o.close = ctx.close;
   o.start_tls = ctx.start_tls;
   ctx.start_tls = false;
+  o.delay = ctx.delay;
+  ctx.delay = {};
   return o;
 }
 
@@ -260,16 +268,31 @@ output session::greeting() {
 
 output session::on_input(std::string_view bytes) {
   session_context& ctx = *context_;
+  // Input kept from a call that stopped at the pipelining limit goes first.
+  std::string held;
+  if (!ctx.pending_input.empty()) {
+    held = std::move(ctx.pending_input);
+    ctx.pending_input.clear();
+    held.append(bytes);
+    bytes = held;
+  }
   std::string_view in = bytes;
+  std::size_t commands = 0;
   // After STARTTLS's OK, the rest of this input was sent in clear text and is
-  // dropped (RFC 3501 6.2.1; a command injection otherwise).
-  while (!ctx.close && !ctx.start_tls) {
+  // dropped (RFC 3501 6.2.1; a command injection otherwise). A failed login's
+  // delay applies to its reply alone, so the call ends there too.
+  while (!ctx.close && !ctx.start_tls && ctx.delay.count() == 0) {
+    if (commands == std::max<std::size_t>(ctx.config.max_pipelined_commands, 1)) {
+      ctx.pending_input.assign(in);
+      break;
+    }
     parse_result r = ctx.parser.feed(in);
     in.remove_prefix(r.consumed);
     if (std::holds_alternative<need_more>(r.output)) break;
     if (auto* literal = std::get_if<literal_announced>(&r.output)) {
       on_literal(ctx, *literal);
     } else if (auto* cmd = std::get_if<command>(&r.output)) {
+      ++commands;
       run_command(ctx, *cmd);
     } else if (std::holds_alternative<idle_done>(r.output)) {
       if (ctx.idle_tag) {
@@ -278,16 +301,24 @@ output session::on_input(std::string_view bytes) {
         finish(ctx, tag, ok("IDLE terminated"), k_none, false);
       }
     } else if (auto* sasl = std::get_if<sasl_response>(&r.output)) {
-      if (ctx.sasl_tag) {
-        const std::string tag = std::move(*ctx.sasl_tag);
-        ctx.sasl_tag.reset();
-        append_tagged(ctx.out, tag, continue_authenticate(ctx, *sasl));
+      if (ctx.sasl) {
+        const std::string tag = ctx.sasl->tag;
+        if (std::optional<reply> r = continue_authenticate(ctx, *sasl)) {
+          ctx.sasl.reset();
+          append_tagged(ctx.out, tag, *r);
+        }
       }
     } else if (auto* error = std::get_if<parse_error>(&r.output)) {
       on_parse_error(ctx, *error);
     }
   }
-  return take(ctx);
+  // Input after a delayed failure or a closing reply waits with the rest.
+  if (!in.empty() && !ctx.close && !ctx.start_tls && ctx.pending_input.empty()) {
+    ctx.pending_input.assign(in);
+  }
+  output o = take(ctx);
+  o.more = !ctx.pending_input.empty() && !o.close;
+  return o;
 }
 
 void session::on_tls_started() {

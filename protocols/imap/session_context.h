@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -25,6 +26,7 @@ struct view_message {
   // Expunged by another session but not yet announced (RFC 3501 7.4.1): the
   // sequence number stays valid until an EXPUNGE response may be sent.
   bool expunged = false;
+  bool recent = false;  // \Recent in this session (RFC 3501 2.3.2)
 };
 
 // The selected mailbox as this session has told the client: sequence numbers
@@ -35,7 +37,8 @@ class mailbox_view {
   // Watches the mailbox (calling `wake` on changes) and loads its messages.
   static storage::result<std::unique_ptr<mailbox_view>> open(storage::mail_store& store,
                                                              const storage::mailbox_info& info,
-                                                             bool read_only, wake_function wake);
+                                                             bool read_only, wake_function wake,
+                                                             recent_registry* recent);
   ~mailbox_view();
 
   storage::mailbox_id id() const { return id_; }
@@ -49,6 +52,8 @@ class mailbox_view {
   view_message& at(std::uint32_t seq) { return messages_[seq - 1]; }
   // The sequence number of `uid`, or 0.
   std::uint32_t seq_of(storage::imap_uid uid) const;
+  // Messages with \Recent in this session.
+  std::uint32_t recent() const { return recent_count_; }
   // Another session changed the mailbox since the last sync.
   bool changed() const { return changed_->load(); }
 
@@ -71,7 +76,14 @@ class mailbox_view {
  private:
   mailbox_view(storage::mail_store& store, const storage::mailbox_info& info, bool read_only);
 
+  // Marks \Recent on messages from `from` (ascending) that this session may
+  // claim; a read-only view does not claim and sees what nobody claimed.
+  // Claims up to uidnext (at least past the last message).
+  void mark_recent(std::size_t from, storage::imap_uid uidnext);
+
   storage::mail_store& store_;
+  recent_registry* recent_registry_ = nullptr;
+  std::uint32_t recent_count_ = 0;
   storage::mailbox_id id_;
   std::string name_;
   bool read_only_;
@@ -116,7 +128,15 @@ class session_context {
   std::string out;  // untagged responses of the current call
   bool close = false;
   bool start_tls = false;
-  std::optional<std::string> sasl_tag;  // AUTHENTICATE waiting for a response line
+  std::chrono::milliseconds delay{0};  // before the output of this call
+  // AUTHENTICATE waiting for a client response line.
+  struct sasl_exchange {
+    std::string tag;
+    bool login = false;               // AUTH=LOGIN (else PLAIN)
+    std::optional<std::string> user;  // LOGIN: the user name, once given
+  };
+  std::optional<sasl_exchange> sasl;
+  std::string pending_input;            // input kept past the pipelining limit
   std::optional<std::string> idle_tag;  // IDLE waiting for DONE
 
   storage::mail_store& store() { return *config.store; }
@@ -149,8 +169,10 @@ std::optional<reply> handle_authenticate(session_context&, command&);
 std::optional<reply> handle_starttls(session_context&, command&);
 std::optional<reply> handle_id(session_context&, command&);
 std::optional<reply> handle_idle(session_context&, command&);
-// Continues AUTHENTICATE with the client's response line.
-reply continue_authenticate(session_context&, const sasl_response& response);
+std::optional<reply> handle_enable(session_context&, command&);
+// Continues AUTHENTICATE with the client's response line: the tagged result, or
+// nullopt when another challenge went out.
+std::optional<reply> continue_authenticate(session_context&, const sasl_response& response);
 // commands/mailbox.cpp
 std::optional<reply> handle_select(session_context&, command&);
 std::optional<reply> handle_examine(session_context&, command&);

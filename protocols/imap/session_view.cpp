@@ -20,8 +20,10 @@ mailbox_view::~mailbox_view() = default;
 storage::result<std::unique_ptr<mailbox_view>> mailbox_view::open(storage::mail_store& store,
                                                                   const storage::mailbox_info& info,
                                                                   bool read_only,
-                                                                  wake_function wake) {
+                                                                  wake_function wake,
+                                                                  recent_registry* recent) {
   std::unique_ptr<mailbox_view> view(new mailbox_view(store, info, read_only));
+  view->recent_registry_ = recent;
   // Watch first, then read: a change in between is replayed by the next
   // sync(), which is idempotent.
   view->watch_ = store.watch(info.id, [changed = view->changed_, wake = std::move(wake)](
@@ -39,7 +41,42 @@ storage::result<std::unique_ptr<mailbox_view>> mailbox_view::open(storage::mail_
   for (storage::message_info& m : *messages) {
     view->messages_.push_back({m.uid, m.flags, std::move(m.keywords), false});
   }
+  view->mark_recent(0, current->uidnext);
   return view;
+}
+
+void mailbox_view::mark_recent(std::size_t from, storage::imap_uid uidnext) {
+  if (!recent_registry_) return;
+  std::optional<storage::imap_uid> first;
+  if (read_only_) {
+    first = recent_registry_->first_unclaimed(id_);
+  } else {
+    first = recent_registry_->claim(id_, std::max(uidnext, max_uid() + 1));
+  }
+  if (!first) return;
+  for (std::size_t i = from; i < messages_.size(); ++i) {
+    if (messages_[i].uid >= *first && !messages_[i].recent) {
+      messages_[i].recent = true;
+      ++recent_count_;
+    }
+  }
+}
+
+storage::imap_uid recent_registry::claim(storage::mailbox_id mailbox, storage::imap_uid uidnext) {
+  std::lock_guard lock(mutex_);
+  auto [it, inserted] = first_unclaimed_.try_emplace(mailbox, uidnext);
+  if (inserted) return uidnext;
+  const storage::imap_uid first = it->second;
+  it->second = std::max(it->second, uidnext);
+  return std::min(first, uidnext);
+}
+
+std::optional<storage::imap_uid> recent_registry::first_unclaimed(
+    storage::mailbox_id mailbox) const {
+  std::lock_guard lock(mutex_);
+  auto it = first_unclaimed_.find(mailbox);
+  if (it == first_unclaimed_.end()) return std::nullopt;
+  return it->second;
 }
 
 std::uint32_t mailbox_view::seq_of(storage::imap_uid uid) const {
@@ -60,6 +97,7 @@ void mailbox_view::expunge(storage::imap_uid uid, std::string& out) {
   const std::uint32_t seq = seq_of(uid);
   if (seq == 0) return;
   if (at(seq).expunged) --held_expunges_;
+  if (at(seq).recent) --recent_count_;
   messages_.erase(messages_.begin() + (seq - 1));
   out += "* " + std::to_string(seq) + " EXPUNGE\r\n";
 }
@@ -104,11 +142,12 @@ bool mailbox_view::sync(std::string& out, bool allow_expunge, bool with_uid) {
     m.keywords = info->keywords;
     out += "* " + std::to_string(seq) + " FETCH (";
     if (with_uid) out += "UID " + std::to_string(uid) + " ";
-    out += "FLAGS " + flag_list(m.flags, m.keywords) + ")\r\n";
+    out += "FLAGS " + flag_list(m.flags, m.keywords, m.recent) + ")\r\n";
   }
   // Appends, in UID order; those expunged meanwhile are simply skipped.
   std::sort(appended.begin(), appended.end());
   bool grew = false;
+  const std::size_t old_size = messages_.size();
   for (storage::imap_uid uid : appended) {
     if (uid <= max_uid()) continue;
     auto info = store_.get_message(id_, uid);
@@ -116,9 +155,11 @@ bool mailbox_view::sync(std::string& out, bool allow_expunge, bool with_uid) {
     messages_.push_back({uid, info->flags, std::move(info->keywords), false});
     grew = true;
   }
+  if (grew) mark_recent(old_size, max_uid() + 1);
   if (allow_expunge) {
     for (std::size_t i = 0; i < messages_.size();) {
       if (messages_[i].expunged) {
+        if (messages_[i].recent) --recent_count_;
         messages_.erase(messages_.begin() + static_cast<std::ptrdiff_t>(i));
         --held_expunges_;
         out += "* " + std::to_string(i + 1) + " EXPUNGE\r\n";
@@ -128,7 +169,9 @@ bool mailbox_view::sync(std::string& out, bool allow_expunge, bool with_uid) {
     }
   }
   if (grew) {
+    // RFC 3501 7.3.2: RECENT goes with EXISTS when new messages arrive.
     out += "* " + std::to_string(exists()) + " EXISTS\r\n";
+    out += "* " + std::to_string(recent_count_) + " RECENT\r\n";
   }
   return true;
 }

@@ -51,6 +51,9 @@ constexpr auto k_tls_shutdown_timeout = std::chrono::seconds(2);
 // io_context regardless.
 constexpr auto k_force_grace = std::chrono::seconds(2);
 constexpr std::size_t k_read_buffer = 16 * 1024;
+// Replies queued for a client beyond this: read no more input until they are
+// sent, so a client that pipelines without reading cannot grow the queue.
+constexpr std::size_t k_max_queued_output = 256 * 1024;
 // At most one "refused connection" warning per interval; the next line counts
 // the refusals left unlogged in between.
 constexpr auto k_refusal_log_interval = std::chrono::seconds(10);
@@ -379,7 +382,14 @@ class connection final : public tracked, public std::enable_shared_from_this<con
     // Nothing goes out after a closing reply (the waker's call may have been
     // in flight when the reader's call asked to close, or the reverse).
     if (closing_) co_return false;
+    if (out.delay.count() > 0 && from_reader && !stopping_) {
+      // A failed login's penalty: this connection waits, no other does. A
+      // shutdown (request_stop cancels the timer) cuts it short.
+      read_timer_.expires_after(out.delay);
+      co_await read_timer_.async_wait(use_nothrow);
+    }
     if (!out.bytes.empty() && !write_failed_) {
+      queued_bytes_ += out.bytes.size();
       out_queue_.push_back(std::move(out.bytes));
       writer_signal_.cancel();
     }
@@ -457,7 +467,29 @@ class connection final : public tracked, public std::enable_shared_from_this<con
           r = co_await call_session([](protocols::session& s) { return s.on_idle_timeout(); });
         }
         idle_timeout_ = r.idle_timeout;
+        bool more = r.out.more;
         go_on = co_await apply(std::move(r.out), true);
+        // Flow control: while the session holds unprocessed commands (its
+        // pipelining limit) or the client leaves replies unread, send what is
+        // queued before anything else; a client that reads nothing for the
+        // idle timeout is closed.
+        while (go_on && !closing_ && !stopping_ && !write_failed_ &&
+               (more || queued_bytes_ > k_max_queued_output)) {
+          read_timer_.expires_after(idle_timeout_);
+          co_await (flush() || read_timer_.async_wait(use_nothrow));
+          if (stopping_) break;
+          const bool drained = out_queue_.empty() && !writing_;
+          if (!drained) {
+            spdlog::debug("{}: {} reads no replies; closing", listener_.name, peer_);
+            go_on = false;
+            break;
+          }
+          if (!more) break;
+          r = co_await call_session([](protocols::session& s) { return s.on_input({}); });
+          idle_timeout_ = r.idle_timeout;
+          more = r.out.more;
+          go_on = co_await apply(std::move(r.out), true);
+        }
       }
       // The server is stopping and the connection is still up: the session
       // says goodbye. (The condition is computed apart from the co_await: GCC
@@ -492,6 +524,7 @@ class connection final : public tracked, public std::enable_shared_from_this<con
       writing_ = true;
       std::string data = std::move(out_queue_.front());
       out_queue_.pop_front();
+      queued_bytes_ -= data.size();
       error_code ec;
       if (tls_) {
         std::tie(ec, std::ignore) =
@@ -505,6 +538,7 @@ class connection final : public tracked, public std::enable_shared_from_this<con
         spdlog::debug("{}: write to {}: {}", listener_.name, peer_, ec.message());
         write_failed_ = true;
         out_queue_.clear();
+        queued_bytes_ = 0;
         read_timer_.cancel();
         error_code ignored;
         socket_.cancel(ignored);  // the reader's pending read
@@ -575,6 +609,7 @@ class connection final : public tracked, public std::enable_shared_from_this<con
   asio::steady_timer flushed_signal_;  // the writer went idle
   asio::steady_timer wake_signal_;     // wake_pending_ was set
   std::deque<std::string> out_queue_;
+  std::size_t queued_bytes_ = 0;  // in out_queue_
   bool writing_ = false;
   bool handshaking_ = false;
   bool tls_up_ = false;

@@ -60,6 +60,8 @@ session_factory imap_factory(const server_config& config, packmail::storage::mai
   };
   base.idle_timeout = config.limits.imap_idle_timeout;
   base.max_auth_failures = config.limits.auth_failure_limit;
+  base.auth_failure_delay = config.limits.auth_failure_delay;
+  base.recent = std::make_shared<imap::recent_registry>();
   base.starttls_available = !implicit_tls;
   base.limits.max_line = config.limits.max_line_length;
   base.limits.max_append_literal = config.limits.max_literal_size;

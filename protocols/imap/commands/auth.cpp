@@ -1,5 +1,6 @@
-// CAPABILITY, NOOP, LOGOUT, ID (RFC 2971), LOGIN, AUTHENTICATE PLAIN (RFC 4616, SASL-IR RFC
-// 4959), STARTTLS and IDLE (RFC 2177).
+// CAPABILITY, NOOP, LOGOUT, ID (RFC 2971), LOGIN, AUTHENTICATE PLAIN (RFC 4616) and LOGIN
+// (draft-murchison-sasl-login), SASL-IR (RFC 4959), STARTTLS, IDLE (RFC 2177) and ENABLE
+// (RFC 5161).
 #include <optional>
 #include <string>
 
@@ -101,26 +102,70 @@ std::optional<reply> handle_login(session_context& ctx, command& cmd) {
   return check_password(ctx, *user, *password);
 }
 
-std::optional<reply> handle_authenticate(session_context& ctx, command& cmd) {
-  if (cmd.args.empty() || cmd.args.size() > 2 || cmd.args[0].kind != token_kind::atom) {
-    return bad("AUTHENTICATE needs a mechanism");
-  }
-  if (!cmd.args[0].is_atom("PLAIN")) return no("[CANNOT] Unsupported mechanism");
-  if (!ctx.auth_allowed()) return no("[PRIVACYREQUIRED] Authentication is disabled without TLS");
-  if (cmd.args.size() == 2) {  // SASL-IR: "=" is an empty initial response
-    auto initial = cmd.args[1].astring();
-    if (!initial) return bad("Invalid initial response");
-    return plain(ctx, *initial == "=" ? std::string_view() : *initial);
-  }
-  ctx.out += "+ \r\n";
-  ctx.sasl_tag = cmd.tag;
+namespace {
+
+// The LOGIN mechanism's two challenges, "Username:" and "Password:" in base64.
+constexpr std::string_view k_login_user_challenge = "+ VXNlcm5hbWU6\r\n";
+constexpr std::string_view k_login_password_challenge = "+ UGFzc3dvcmQ6\r\n";
+
+std::optional<reply> await_response(session_context& ctx, std::string_view challenge,
+                                    session_context::sasl_exchange exchange) {
+  ctx.out += challenge;
+  ctx.sasl = std::move(exchange);
   ctx.parser.expect_sasl_response();
   return std::nullopt;
 }
 
-reply continue_authenticate(session_context& ctx, const sasl_response& response) {
+// LOGIN: the user name arrived (initial response or first reply); ask for the
+// password.
+std::optional<reply> login_user(session_context& ctx, const std::string& tag,
+                                std::string_view base64) {
+  auto user = base64_decode(base64);
+  if (!user) return bad("Invalid base64");
+  return await_response(ctx, k_login_password_challenge, {tag, true, std::move(*user)});
+}
+
+}  // namespace
+
+std::optional<reply> handle_authenticate(session_context& ctx, command& cmd) {
+  if (cmd.args.empty() || cmd.args.size() > 2 || cmd.args[0].kind != token_kind::atom) {
+    return bad("AUTHENTICATE needs a mechanism");
+  }
+  const bool login = cmd.args[0].is_atom("LOGIN");
+  if (!login && !cmd.args[0].is_atom("PLAIN")) return no("[CANNOT] Unsupported mechanism");
+  if (!ctx.auth_allowed()) return no("[PRIVACYREQUIRED] Authentication is disabled without TLS");
+  if (cmd.args.size() == 2) {  // SASL-IR: "=" is an empty initial response
+    auto initial = cmd.args[1].astring();
+    if (!initial) return bad("Invalid initial response");
+    const std::string_view response = *initial == "=" ? std::string_view() : *initial;
+    if (login) return login_user(ctx, cmd.tag, response);
+    return plain(ctx, response);
+  }
+  if (login) return await_response(ctx, k_login_user_challenge, {cmd.tag, true, std::nullopt});
+  return await_response(ctx, "+ \r\n", {cmd.tag, false, std::nullopt});
+}
+
+std::optional<reply> continue_authenticate(session_context& ctx, const sasl_response& response) {
+  // RFC 3501 6.2.2: "*" cancels the exchange.
   if (response.cancel) return bad("AUTHENTICATE cancelled");
-  return plain(ctx, response.line);
+  const session_context::sasl_exchange exchange = *ctx.sasl;
+  if (!exchange.login) return plain(ctx, response.line);
+  if (!exchange.user) return login_user(ctx, exchange.tag, response.line);
+  auto password = base64_decode(response.line);
+  if (!password) return bad("Invalid base64");
+  return check_password(ctx, *exchange.user, *password);
+}
+
+std::optional<reply> handle_enable(session_context& ctx, command& cmd) {
+  // RFC 5161 3.1: at least one capability name; unknown ones are ignored.
+  // None of the extensions ENABLE can turn on (CONDSTORE, QRESYNC,
+  // UTF8=ACCEPT) is offered yet, so the ENABLED list stays empty.
+  if (cmd.args.empty()) return bad("ENABLE needs a capability name");
+  for (const token& t : cmd.args) {
+    if (t.kind != token_kind::atom) return bad("Invalid capability name");
+  }
+  ctx.out += "* ENABLED\r\n";
+  return ok("ENABLE completed");
 }
 
 std::optional<reply> handle_id(session_context& ctx, command& cmd) {

@@ -257,7 +257,7 @@ std::optional<reply> handle_fetch(session_context& ctx, command& cmd) {
         case fetch_item::kind::uid:
           break;  // first, above
         case fetch_item::kind::flags:
-          item_out("FLAGS " + flag_list(info.flags, info.keywords));
+          item_out("FLAGS " + flag_list(info.flags, info.keywords, view.at(seq).recent));
           break;
         case fetch_item::kind::internal_date:
           item_out("INTERNALDATE \"" + internal_date(info.internal_date, info.tz_offset) + "\"");
@@ -320,7 +320,7 @@ std::optional<reply> handle_fetch(session_context& ctx, command& cmd) {
     }
     // The \Seen this FETCH set, or a change the client has not seen yet.
     if (!wants_flags && (flags_changed || !flags_were_known)) {
-      item_out("FLAGS " + flag_list(info.flags, info.keywords));
+      item_out("FLAGS " + flag_list(info.flags, info.keywords, view.at(seq).recent));
     }
     line += ")\r\n";
     ctx.out += line;

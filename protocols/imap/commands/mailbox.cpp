@@ -24,7 +24,7 @@ std::optional<reply> open_mailbox(session_context& ctx, command& cmd, bool read_
   const storage::user_id user = ctx.user_id();
   auto info = ctx.store().get_mailbox(user, *name);
   if (!info) return storage_failure(info.error());
-  auto view = mailbox_view::open(ctx.store(), *info, read_only, ctx.wake);
+  auto view = mailbox_view::open(ctx.store(), *info, read_only, ctx.wake, ctx.config.recent.get());
   if (!view) return storage_failure(view.error());
   // The counters, re-read after the view is loaded so UIDNEXT is not stale.
   auto current = ctx.store().get_mailbox(info->id);
@@ -44,7 +44,7 @@ std::optional<reply> open_mailbox(session_context& ctx, command& cmd, bool read_
   ctx.out += "* OK [PERMANENTFLAGS (" + (read_only ? std::string() : flags + " \\*") +
              ")] Flags permitted\r\n";
   ctx.out += "* " + std::to_string(v.exists()) + " EXISTS\r\n";
-  ctx.out += "* 0 RECENT\r\n";
+  ctx.out += "* " + std::to_string(v.recent()) + " RECENT\r\n";
   if (first_unseen) {
     ctx.out += "* OK [UNSEEN " + std::to_string(first_unseen) + "] First unseen\r\n";
   }
@@ -289,6 +289,22 @@ std::optional<reply> handle_namespace(session_context& ctx, command& cmd) {
   return ok("NAMESPACE completed");
 }
 
+namespace {
+
+// STATUS RECENT: the messages no session has claimed (STATUS claims none).
+std::uint32_t recent_count(session_context& ctx, const storage::mailbox_info& info) {
+  if (!ctx.config.recent) return 0;
+  const auto first = ctx.config.recent->first_unclaimed(info.id);
+  if (!first || *first >= info.uidnext) return 0;
+  auto messages = ctx.store().list_messages(info.id);
+  if (!messages) return 0;
+  return static_cast<std::uint32_t>(
+      std::count_if(messages->begin(), messages->end(),
+                    [&](const storage::message_info& m) { return m.uid >= *first; }));
+}
+
+}  // namespace
+
 std::optional<reply> handle_status(session_context& ctx, command& cmd) {
   if (cmd.args.size() != 2 || !cmd.args[1].is_list() || cmd.args[1].children.empty()) {
     return bad("STATUS needs a mailbox name and a list of items");
@@ -302,7 +318,7 @@ std::optional<reply> handle_status(session_context& ctx, command& cmd) {
     if (item.is_atom("MESSAGES")) {
       items += "MESSAGES " + (info ? std::to_string(info->messages) : "");
     } else if (item.is_atom("RECENT")) {
-      items += "RECENT 0";
+      items += "RECENT " + (info ? std::to_string(recent_count(ctx, *info)) : "");
     } else if (item.is_atom("UIDNEXT")) {
       items += "UIDNEXT " + (info ? std::to_string(info->uidnext) : "");
     } else if (item.is_atom("UIDVALIDITY")) {

@@ -111,12 +111,12 @@ class matcher {
                                      [&](const auto& w) { return iequals_ascii(w, key.text); });
         return key.what == k::keyword ? has : !has;
       }
-      // \Recent is not kept (no session claims it): nothing is recent.
-      case k::new_messages:
+      case k::new_messages:  // RFC 3501 6.4.4: RECENT UNSEEN
+        return view_.at(seq).recent && !(m.flags & storage::flag_seen);
       case k::recent:
-        return false;
+        return view_.at(seq).recent;
       case k::old:
-        return true;
+        return !view_.at(seq).recent;
       case k::bcc:
         return header_contains("Bcc", key.text, m);
       case k::cc:

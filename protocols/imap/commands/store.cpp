@@ -50,7 +50,7 @@ std::optional<reply> handle_store(session_context& ctx, command& cmd) {
       if (m.expunged) continue;
       ctx.out += "* " + std::to_string(seq) + " FETCH (";
       if (cmd.uid) ctx.out += "UID " + std::to_string(m.uid) + " ";
-      ctx.out += "FLAGS " + flag_list(m.flags, m.keywords) + ")\r\n";
+      ctx.out += "FLAGS " + flag_list(m.flags, m.keywords, m.recent) + ")\r\n";
     }
   }
   if (missing) return no("[EXPUNGEISSUED] Some of the messages no longer exist");

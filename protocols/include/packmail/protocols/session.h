@@ -7,6 +7,7 @@
 // which may block on disk). wake() may be called from any thread.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -21,7 +22,24 @@ struct output {
   std::string bytes;       // send these, in order
   bool start_tls = false;  // after sending, run the TLS handshake (STARTTLS/STLS)
   bool close = false;      // after sending, close the connection
+  // Wait this long before sending bytes (a failed login's penalty). The
+  // connection reads no input and makes no other session call meanwhile;
+  // other connections are not slowed. Default: none.
+  std::chrono::milliseconds delay{0};
+  // The session stopped at its limit of commands per call and keeps the rest
+  // of the input: once bytes are sent, call on_input() with no bytes (and
+  // again while it answers more) before reading from the connection again.
+  bool more = false;
 };
+
+// The pause before answering the n-th failed authentication of a connection
+// (n >= 1): base, then doubling with each failure, at most 16 times base, so
+// a password-guessing client slows down while a typo costs little.
+constexpr std::chrono::milliseconds auth_failure_delay(std::chrono::milliseconds base,
+                                                       unsigned failures) {
+  const unsigned doublings = failures == 0 ? 0 : std::min(failures - 1, 4u);
+  return base * (1u << doublings);
+}
 
 struct connection_info {
   std::string remote_address;  // "127.0.0.1", "::1", or "unix" for a unix socket

@@ -74,6 +74,7 @@ TEST_CASE("APPEND to the selected mailbox announces EXISTS", "[imap][session][ap
     C: a2 APPEND INBOX {3+}
     C: abc
     S: * 1 EXISTS
+    S: * 1 RECENT
     S: a2 OK [APPENDUID {*} 1] APPEND completed
   )");
 }

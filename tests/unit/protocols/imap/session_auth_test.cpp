@@ -9,7 +9,8 @@ TEST_CASE("greeting carries the capabilities", "[imap][session][auth]") {
   test_server server;
   client c(server);
   CHECK(c.greeting() ==
-        "* OK [CAPABILITY IMAP4rev1 LITERAL+ AUTH=PLAIN SASL-IR IDLE UIDPLUS MOVE UNSELECT "
+        "* OK [CAPABILITY IMAP4rev1 LITERAL+ AUTH=PLAIN AUTH=LOGIN SASL-IR ENABLE IDLE UIDPLUS "
+        "MOVE UNSELECT "
         "CHILDREN SPECIAL-USE NAMESPACE ID] packmail ready\r\n");
 }
 
@@ -18,7 +19,7 @@ TEST_CASE("CAPABILITY, NOOP and LOGOUT before login", "[imap][session][auth]") {
   client c(server);
   run(c, R"(
     C: a1 CAPABILITY
-    S: * CAPABILITY IMAP4rev1 LITERAL+ AUTH=PLAIN SASL-IR IDLE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE NAMESPACE ID
+    S: * CAPABILITY IMAP4rev1 LITERAL+ AUTH=PLAIN AUTH=LOGIN SASL-IR ENABLE IDLE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE NAMESPACE ID
     S: a1 OK CAPABILITY completed
     C: a2 NOOP
     S: a2 OK NOOP completed
@@ -36,11 +37,11 @@ TEST_CASE("LOGIN succeeds, then capabilities drop AUTH=", "[imap][session][auth]
   client c(server);
   run(c, R"(
     C: a1 LOGIN Alice "secret"
-    S: a1 OK [CAPABILITY IMAP4rev1 LITERAL+ IDLE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE NAMESPACE ID] Logged in
+    S: a1 OK [CAPABILITY IMAP4rev1 LITERAL+ ENABLE IDLE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE NAMESPACE ID] Logged in
     C: a2 LOGIN alice secret
     S: a2 BAD Already logged in
     C: a3 CAPABILITY
-    S: * CAPABILITY IMAP4rev1 LITERAL+ IDLE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE NAMESPACE ID
+    S: * CAPABILITY IMAP4rev1 LITERAL+ ENABLE IDLE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE NAMESPACE ID
     S: a3 OK CAPABILITY completed
   )");
   CHECK(server.store->find_user("alice").ok());
@@ -154,7 +155,7 @@ TEST_CASE("plaintext authentication can be disabled without TLS", "[imap][sessio
   c.session().on_tls_started();
   run(c, R"(
     C: a3 CAPABILITY
-    S: * CAPABILITY IMAP4rev1 LITERAL+ AUTH=PLAIN SASL-IR IDLE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE NAMESPACE ID
+    S: * CAPABILITY IMAP4rev1 LITERAL+ AUTH=PLAIN AUTH=LOGIN SASL-IR ENABLE IDLE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE NAMESPACE ID
     S: a3 OK CAPABILITY completed
     C: a4 LOGIN alice secret
     S: a4 OK [CAPABILITY {*}] Logged in
@@ -227,4 +228,112 @@ TEST_CASE("ID answers with the server name", "[imap][session][auth]") {
     C: a4 ID
     S: a4 BAD ID needs NIL or a parameter list
   )");
+}
+
+TEST_CASE("AUTHENTICATE LOGIN asks for the user name and the password", "[imap][session][auth]") {
+  test_server server;
+  client c(server);
+  // "alice", "secret"; "Username:" and "Password:" in base64.
+  run(c, R"(
+    C: a1 AUTHENTICATE LOGIN
+    S: + VXNlcm5hbWU6
+    C: YWxpY2U=
+    S: + UGFzc3dvcmQ6
+    C: *
+    S: a1 BAD AUTHENTICATE cancelled
+    C: a2 AUTHENTICATE LOGIN YWxpY2U=
+    S: + UGFzc3dvcmQ6
+    C: bm9wZQ==
+    S: a2 NO [AUTHENTICATIONFAILED] Authentication failed
+    C: a3 AUTHENTICATE LOGIN
+    S: + VXNlcm5hbWU6
+    C: YWxpY2U=
+    S: + UGFzc3dvcmQ6
+    C: c2VjcmV0
+    S: a3 OK [CAPABILITY {*}] Logged in
+  )");
+}
+
+TEST_CASE("failed logins are answered after a growing delay", "[imap][session][auth]") {
+  test_server server;
+  server.config.auth_failure_delay = std::chrono::milliseconds(100);
+  server.config.max_auth_failures = 10;
+  client c(server);
+  using std::chrono::milliseconds;
+  for (int i = 0; i < 6; ++i) c.send("a LOGIN alice wrong\r\n");
+  const std::vector<milliseconds> expected{milliseconds(100),  milliseconds(200),
+                                           milliseconds(400),  milliseconds(800),
+                                           milliseconds(1600), milliseconds(1600)};
+  CHECK(c.delays() == expected);
+  c.send("b LOGIN alice secret\r\n");
+  CHECK(c.delays().back() == milliseconds(0));
+}
+
+TEST_CASE("input pipelined after a failed login waits for the delayed reply",
+          "[imap][session][auth]") {
+  test_server server;
+  client c(server);
+  // One call per reply: the delay applies to the failure alone, and the login
+  // after it is answered in the next call, without a delay.
+  CHECK(c.send("a1 LOGIN alice wrong\r\na2 LOGIN alice secret\r\n") ==
+        "a1 NO [AUTHENTICATIONFAILED] Authentication failed\r\n"
+        "a2 OK [CAPABILITY IMAP4rev1 LITERAL+ ENABLE IDLE UIDPLUS MOVE UNSELECT CHILDREN "
+        "SPECIAL-USE NAMESPACE ID] Logged in\r\n");
+  REQUIRE(c.delays().size() == 2);
+  CHECK(c.delays()[0] == std::chrono::milliseconds(2000));
+  CHECK(c.delays()[1] == std::chrono::milliseconds(0));
+}
+
+TEST_CASE("ENABLE is valid in the authenticated state only", "[imap][session][auth]") {
+  test_server server;
+  client c(server);
+  run(c, R"(
+    C: a1 ENABLE CONDSTORE
+    S: a1 BAD Log in first
+    C: a2 LOGIN alice secret
+    S: a2 OK [CAPABILITY {*}] Logged in
+    C: a3 ENABLE
+    S: a3 BAD ENABLE needs a capability name
+    C: a4 ENABLE CONDSTORE X-UNKNOWN
+    S: * ENABLED
+    S: a4 OK ENABLE completed
+    C: a5 SELECT INBOX
+    S: * FLAGS {*}
+    S: * OK [PERMANENTFLAGS {*}] Flags permitted
+    S: * 0 EXISTS
+    S: * 0 RECENT
+    S: * OK [UIDVALIDITY {*}] UIDs valid
+    S: * OK [UIDNEXT 1] Predicted next UID
+    S: a5 OK [READ-WRITE] SELECT completed
+    C: a6 ENABLE CONDSTORE
+    S: a6 BAD Command not allowed now
+  )");
+}
+
+TEST_CASE("LITERAL- is advertised instead of LITERAL+ when configured", "[imap][session][auth]") {
+  test_server server;
+  server.config.limits.non_sync = imap::non_sync_literals::minus;
+  client c(server);
+  CHECK(c.greeting().find(" LITERAL- ") != std::string::npos);
+  CHECK(c.greeting().find("LITERAL+") == std::string::npos);
+  run(c, R"(
+    C: a1 LOGIN alice {6+}
+    C: secret
+    S: a1 OK [CAPABILITY IMAP4rev1 LITERAL- ENABLE {*}] Logged in
+    C: a2 CREATE {5000+}
+    S: a2 BAD [TOOBIG] {*}
+  )");
+}
+
+TEST_CASE("a long pipeline is answered in steps, in order", "[imap][session][auth]") {
+  test_server server;
+  server.config.max_pipelined_commands = 8;
+  client c(server);
+  std::string input, expected;
+  for (int i = 0; i < 50; ++i) {
+    input += "n" + std::to_string(i) + " NOOP\r\n";
+    expected += "n" + std::to_string(i) + " OK NOOP completed\r\n";
+  }
+  CHECK(c.send(input) == expected);
+  CHECK(c.more_calls() == 6);  // 50 commands, 8 per call
 }

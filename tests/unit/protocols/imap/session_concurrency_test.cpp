@@ -45,12 +45,14 @@ TEST_CASE("another session's append is announced with EXISTS and wakes the sessi
     C: b1 APPEND INBOX {3+}
     C: abc
     S: * 4 EXISTS
+    S: * 1 RECENT
     S: b1 OK [APPENDUID {*} 4] APPEND completed
   )");
   CHECK(s.a.wakes() > before);
   run(s.a, R"(
     C: a1 NOOP
     S: * 4 EXISTS
+    S: * 0 RECENT
     S: a1 OK NOOP completed
     C: a2 NOOP
     S: a2 OK NOOP completed
@@ -130,10 +132,12 @@ TEST_CASE("IDLE pushes news on wake and ends with DONE", "[imap][session][concur
   const int before = s.a.wakes();
   s.server.deliver("alice", "INBOX", "Subject: new\n\nx\n");
   CHECK(s.a.wakes() > before);
-  CHECK(s.a.session().on_wake().bytes == "* 4 EXISTS\r\n");
+  // A was told first: the new message is recent there (RFC 3501 2.3.2).
+  CHECK(s.a.session().on_wake().bytes == "* 4 EXISTS\r\n* 1 RECENT\r\n");
   run(s.b, R"(
     C: b1 STORE 1 +FLAGS.SILENT (\Deleted)
     S: * 4 EXISTS
+    S: * 0 RECENT
     S: b1 OK STORE completed
     C: b2 EXPUNGE
     S: * 1 EXPUNGE
@@ -155,7 +159,7 @@ TEST_CASE("a wake outside IDLE sends nothing until the next command",
   two_sessions s;
   s.server.deliver("alice", "INBOX", "Subject: new\n\nx\n");
   CHECK(s.a.session().on_wake().bytes.empty());
-  run(s.a, "C: a1 CHECK\nS: * 4 EXISTS\nS: a1 OK CHECK completed\n");
+  run(s.a, "C: a1 CHECK\nS: * 4 EXISTS\nS: * 1 RECENT\nS: a1 OK CHECK completed\n");
 }
 
 TEST_CASE("another session deleting the selected mailbox ends the session",
@@ -183,4 +187,82 @@ TEST_CASE("another session deleting the selected mailbox ends the session",
     S: a3 OK NOOP completed
   )");
   CHECK(a.closed());
+}
+
+TEST_CASE("\\Recent goes to the one session told first about a message",
+          "[imap][session][concurrency][recent]") {
+  two_sessions s;  // both selected INBOX (3 old messages, none recent)
+  s.server.deliver("alice", "INBOX", "Subject: new one\n\nx\n");
+  s.server.deliver("alice", "INBOX", "Subject: new two\n\nx\n");
+  run(s.a, R"(
+    C: a1 NOOP
+    S: * 5 EXISTS
+    S: * 2 RECENT
+    S: a1 OK NOOP completed
+    C: a2 FETCH 3:5 FLAGS
+    S: * 3 FETCH (FLAGS (\Seen))
+    S: * 4 FETCH (FLAGS (\Recent))
+    S: * 5 FETCH (FLAGS (\Recent))
+    S: a2 OK FETCH completed
+    C: a3 STORE 4 +FLAGS (\Seen)
+    S: * 4 FETCH (FLAGS (\Seen \Recent))
+    S: a3 OK STORE completed
+    C: a4 SEARCH RECENT
+    S: * SEARCH 4 5
+    S: a4 OK SEARCH completed
+    C: a5 SEARCH NEW
+    S: * SEARCH 5
+    S: a5 OK SEARCH completed
+    C: a6 SEARCH OLD
+    S: * SEARCH 1 2 3
+    S: a6 OK SEARCH completed
+  )");
+  // B learns of them second: not recent there.
+  run(s.b, R"(
+    C: b1 NOOP
+    S: * 5 EXISTS
+    S: * 0 RECENT
+    S: b1 OK NOOP completed
+    C: b2 SEARCH RECENT
+    S: * SEARCH
+    S: b2 OK SEARCH completed
+  )");
+  // A new message nobody has claimed: STATUS and EXAMINE see it as recent
+  // without claiming it; the next SELECT claims it.
+  s.server.deliver("alice", "INBOX", "Subject: new three\n\nx\n");
+  client c(s.server);
+  run(c, R"(
+    C: c1 LOGIN alice secret
+    S: c1 OK [CAPABILITY {*}] Logged in
+    C: c2 STATUS INBOX (RECENT MESSAGES)
+    S: * STATUS "INBOX" (RECENT 1 MESSAGES 6)
+    S: c2 OK STATUS completed
+    C: c3 EXAMINE INBOX
+    S: * FLAGS {*}
+    S: * OK [PERMANENTFLAGS ()] Flags permitted
+    S: * 6 EXISTS
+    S: * 1 RECENT
+    S: * OK [UNSEEN 5] First unseen
+    S: * OK [UIDVALIDITY {*}] UIDs valid
+    S: * OK [UIDNEXT 7] Predicted next UID
+    S: c3 OK [READ-ONLY] EXAMINE completed
+    C: c4 SELECT INBOX
+    S: * FLAGS {*}
+    S: * OK [PERMANENTFLAGS {*}] Flags permitted
+    S: * 6 EXISTS
+    S: * 1 RECENT
+    S: * OK [UNSEEN 5] First unseen
+    S: * OK [UIDVALIDITY {*}] UIDs valid
+    S: * OK [UIDNEXT 7] Predicted next UID
+    S: c4 OK [READ-WRITE] SELECT completed
+    C: c5 STATUS INBOX (RECENT)
+    S: * STATUS "INBOX" (RECENT 0)
+    S: c5 OK STATUS completed
+  )");
+  run(s.a, R"(
+    C: a7 NOOP
+    S: * 6 EXISTS
+    S: * 2 RECENT
+    S: a7 OK NOOP completed
+  )");
 }

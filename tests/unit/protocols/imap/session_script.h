@@ -13,6 +13,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -41,6 +42,7 @@ struct test_server {
 
   test_server() {
     config.store = store.get();
+    config.recent = std::make_shared<recent_registry>();
     config.authenticate = [](std::string_view user,
                              std::string_view password) -> std::optional<std::string> {
       if (password != "secret" || user.empty()) return std::nullopt;
@@ -89,10 +91,18 @@ class client {
   // Feeds bytes whole (or one byte at a time) and returns all the output.
   std::string send(std::string_view bytes, bool byte_by_byte = false) {
     std::string out;
+    // As the server does: while the session holds pipelined input, call it
+    // again with no bytes.
     auto take = [&](protocols::output o) {
-      out += o.bytes;
-      if (o.close) closed_ = true;
-      if (o.start_tls) start_tls_ = true;
+      for (;;) {
+        out += o.bytes;
+        if (o.close) closed_ = true;
+        if (o.start_tls) start_tls_ = true;
+        delays_.push_back(o.delay);
+        if (!o.more) break;
+        ++more_calls_;
+        o = session_.on_input({});
+      }
     };
     if (byte_by_byte) {
       for (char c : bytes) take(session_.on_input(std::string_view(&c, 1)));
@@ -102,8 +112,14 @@ class client {
     return out;
   }
   bool start_tls_requested() const { return start_tls_; }
+  // The output::delay of every call so far, in order.
+  const std::vector<std::chrono::milliseconds>& delays() const { return delays_; }
+  // How often the session asked to be called again (output::more).
+  int more_calls() const { return more_calls_; }
 
  private:
+  std::vector<std::chrono::milliseconds> delays_;
+  int more_calls_ = 0;
   std::shared_ptr<std::atomic<int>> wakes_;
   imap::session session_;
   std::string greeting_;

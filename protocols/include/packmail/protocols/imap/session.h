@@ -10,9 +10,11 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "packmail/protocols/imap/parser.h"
 #include "packmail/protocols/session.h"
@@ -24,6 +26,27 @@ namespace packmail::protocols::imap {
 // the store knows) or nullopt on failure. May be called from any thread.
 using authenticator =
     std::function<std::optional<std::string>(std::string_view user, std::string_view password)>;
+
+// RFC 3501 2.3.2 \Recent: a message is recent in the one session that is
+// first told about it. Shared by all IMAP sessions of a server. Kept in memory
+// only: after a restart, the first SELECT of a mailbox claims nothing (a
+// message delivered before then is not recent). IMAP4rev2 dropped \Recent.
+//
+// Thread-safety: all methods may be called concurrently.
+class recent_registry {
+ public:
+  // Claims for the caller every UID below `uidnext` not claimed before, and
+  // returns the first one claimed (== uidnext when none). A mailbox seen for
+  // the first time claims nothing.
+  storage::imap_uid claim(storage::mailbox_id mailbox, storage::imap_uid uidnext);
+  // The first UID no session has claimed (for EXAMINE and STATUS, which do
+  // not claim), or nullopt for a mailbox never selected.
+  std::optional<storage::imap_uid> first_unclaimed(storage::mailbox_id mailbox) const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::unordered_map<storage::mailbox_id, storage::imap_uid> first_unclaimed_;
+};
 
 struct session_config {
   // Not owned; must outlive every session. Required.
@@ -39,6 +62,16 @@ struct session_config {
   std::chrono::steady_clock::duration login_timeout = std::chrono::seconds(60);
   // Failed LOGIN/AUTHENTICATE attempts before "* BYE" and close. Default: 3.
   unsigned max_auth_failures = 3;
+  // The pause before answering a failed login, growing with each failure
+  // (protocols::auth_failure_delay). Default: 2 s.
+  std::chrono::milliseconds auth_failure_delay{2000};
+  // Commands run in one call before the session asks the server to send
+  // their replies first (output::more): a client pipelining thousands of
+  // commands is served in steps, never buffered whole. Default: 32.
+  std::size_t max_pipelined_commands = 32;
+  // Who sees \Recent; shared by every session of the server. Default (null):
+  // no message is ever recent.
+  std::shared_ptr<recent_registry> recent;
   // Allow LOGIN and AUTHENTICATE PLAIN on an unencrypted, non-loopback
   // connection (else LOGINDISABLED, RFC 3501 6.2.3). Default: true.
   bool allow_plaintext_auth = true;

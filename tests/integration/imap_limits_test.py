@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""packmaild's IMAP limits over the wire: the growing delay after failed
+logins (which slows that connection only), a long pipeline answered whole and
+in order, and a client that pipelines big FETCHes without reading, which must
+not make the server buffer the replies."""
+
+import os
+import socket
+import subprocess
+import time
+
+from harness import Server, check, read_line, run_tests, wait_for
+
+BIG = b"Subject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * 1024  # about 1 MiB
+
+
+def start(args, tmp, delay_ms):
+    data = os.path.join(tmp, "data")
+    os.makedirs(data)
+    subprocess.run([args.packmailctl, "user", "add", "alice", "--data-dir", data,
+                    "--password-stdin"], input=b"s3cret\n", check=True)
+    config = os.path.join(tmp, "packmail.toml")
+    with open(config, "w") as f:
+        f.write("[limits]\nauth_failure_delay_ms = %d\nauth_failure_limit = 5\n" % delay_ms)
+    return Server(args.packmaild, data, extra=["--config", config])
+
+
+def connect(srv):
+    sock = socket.create_connection(("127.0.0.1", srv.ports["imap"]), timeout=20)
+    check(read_line(sock).startswith(b"* OK"), "greeting")
+    return sock
+
+
+def command(sock, tag, text):
+    """Sends one command; returns (seconds to the tagged reply, the reply lines)."""
+    started = time.monotonic()
+    sock.sendall(b"%s %s\r\n" % (tag, text))
+    lines = []
+    while True:
+        line = read_line(sock)
+        check(line, "connection closed waiting for %r" % tag)
+        lines.append(line)
+        if line.startswith(tag + b" "):
+            return time.monotonic() - started, lines
+
+
+def test_failed_logins_are_delayed_more_each_time(args, tmp):
+    with start(args, tmp, 300).start().wait_ready() as srv:
+        guesser = connect(srv)
+        other = connect(srv)
+        seconds = []
+        for i in range(3):
+            took, lines = command(guesser, b"g%d" % i, b"LOGIN alice wrong")
+            check(b"AUTHENTICATIONFAILED" in lines[-1], "failure: %r" % lines)
+            seconds.append(took)
+            # Meanwhile another connection is served at once.
+            took_other, lines = command(other, b"o%d" % i, b"NOOP")
+            check(took_other < 0.25, "NOOP on another connection took %.2f s" % took_other)
+        check(0.29 <= seconds[0] < 1.5, "first failure after %.2f s (0.3 s configured)" % seconds[0])
+        check(seconds[1] >= 0.59, "second failure after %.2f s (0.6 s expected)" % seconds[1])
+        check(seconds[2] >= 1.19, "third failure after %.2f s (1.2 s expected)" % seconds[2])
+        took, lines = command(guesser, b"g9", b"LOGIN alice s3cret")
+        check(lines[-1].startswith(b"g9 OK"), "right password after failures: %r" % lines)
+        check(took < 0.5, "a successful login is not delayed (%.2f s)" % took)
+
+
+def test_long_pipeline_is_answered_in_order(args, tmp):
+    with start(args, tmp, 0).start().wait_ready() as srv:
+        sock = connect(srv)
+        count = 5000
+        sock.sendall(b"".join(b"n%d NOOP\r\n" % i for i in range(count)))
+        for i in range(count):
+            line = read_line(sock)
+            check(line == b"n%d OK NOOP completed\r\n" % i, "reply %d: %r" % (i, line))
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for %d" % pid)
+
+
+def test_unread_replies_are_not_buffered(args, tmp):
+    with start(args, tmp, 0).start().wait_ready() as srv:
+        sock = connect(srv)
+        _, lines = command(sock, b"a1", b"LOGIN alice s3cret")
+        check(lines[-1].startswith(b"a1 OK"), "login: %r" % lines)
+        sock.sendall(b"a2 APPEND INBOX {%d+}\r\n" % len(BIG) + BIG + b"\r\n")
+        while not read_line(sock).startswith(b"a2 "):
+            pass
+        _, lines = command(sock, b"a3", b"SELECT INBOX")
+        check(lines[-1].startswith(b"a3 OK"), "select: %r" % lines)
+        before = rss_kib(srv.proc.pid)
+        # 400 FETCHes of 1 MiB, never read: 400 MiB of replies if buffered.
+        sock.setblocking(False)
+        pipeline = b"".join(b"f%d FETCH 1 BODY.PEEK[]\r\n" % i for i in range(400))
+        sent = 0
+        deadline = time.monotonic() + 5
+        while sent < len(pipeline) and time.monotonic() < deadline:
+            try:
+                sent += sock.send(pipeline[sent:])
+            except BlockingIOError:
+                time.sleep(0.05)
+        time.sleep(1.0)  # let the server do whatever it would do with the input
+        grown = rss_kib(srv.proc.pid) - before
+        check(grown < 64 * 1024, "packmaild grew by %d KiB with unread replies" % grown)
+        # Another client is still served.
+        other = connect(srv)
+        _, lines = command(other, b"b1", b"NOOP")
+        check(lines[-1].startswith(b"b1 OK"), "other client: %r" % lines)
+        sock.close()
+
+
+if __name__ == "__main__":
+    run_tests([test_failed_logins_are_delayed_more_each_time,
+               test_long_pipeline_is_answered_in_order,
+               test_unread_replies_are_not_buffered])
