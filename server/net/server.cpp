@@ -2,15 +2,18 @@
 
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl.hpp>
@@ -35,6 +38,9 @@ namespace {
 namespace asio = boost::asio;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
+using unix_stream = asio::local::stream_protocol;
+// A client connection's socket: TCP or a unix-domain socket.
+using stream_socket = asio::generic::stream_protocol::socket;
 using asio::awaitable;
 using asio::use_awaitable;
 using boost::system::error_code;
@@ -124,10 +130,10 @@ class connection_limits {
 
    private:
     friend class connection_limits;
-    slot(connection_limits* limits, const asio::ip::address& address)
+    slot(connection_limits* limits, const std::optional<asio::ip::address>& address)
         : limits_(limits), address_(address) {}
     connection_limits* limits_ = nullptr;
-    asio::ip::address address_;
+    std::optional<asio::ip::address> address_;
   };
 
   connection_limits(std::uint32_t max_total, std::uint32_t max_per_address)
@@ -135,18 +141,26 @@ class connection_limits {
 
   // Counts a new connection from address into out, or answers the limit it
   // would exceed (and counts nothing).
-  std::optional<protocols::refusal_reason> admit(const asio::ip::address& address, slot& out) {
+  // Connections over a unix-domain socket (address nullopt) count in the total
+  // only.
+  std::optional<protocols::refusal_reason> admit(const std::optional<asio::ip::address>& address,
+                                                 slot& out) {
     std::lock_guard lock(mutex_);
     if (max_total_ != 0 && total_ >= max_total_) {
       return protocols::refusal_reason::too_many_connections;
     }
-    auto& count = per_address_[address];
+    if (!address) {
+      ++total_;
+      out = slot(this, std::nullopt);
+      return std::nullopt;
+    }
+    auto& count = per_address_[*address];
     if (max_per_address_ != 0 && count >= max_per_address_) {
       return protocols::refusal_reason::too_many_connections_from_address;
     }
     ++count;
     ++total_;
-    out = slot(this, address);
+    out = slot(this, *address);
     return std::nullopt;
   }
 
@@ -159,9 +173,14 @@ class connection_limits {
   std::uint32_t max_per_address() const { return max_per_address_; }
 
  private:
-  void release(const asio::ip::address& address) {
+  void release(const std::optional<asio::ip::address>& address) {
     std::lock_guard lock(mutex_);
-    const auto it = per_address_.find(address);
+    if (!address) {
+      if (total_ == 0) std::abort();  // released twice: a broken invariant
+      --total_;
+      return;
+    }
+    const auto it = per_address_.find(*address);
     // A slot released twice or never counted: a broken invariant.
     if (it == per_address_.end() || it->second == 0 || total_ == 0) std::abort();
     if (--it->second == 0) per_address_.erase(it);
@@ -179,11 +198,12 @@ class connection_limits {
 // waiting for anything: a refused connection must cost almost nothing. The
 // kernel's send buffer of a new socket is empty, so one short line always
 // fits; if it does not (the peer already reset), the refusal is dropped.
-void refuse_and_close(tcp::socket& socket, std::string_view text) {
+template <class Socket>
+void refuse_and_close(Socket& socket, std::string_view text) {
   error_code ec;
   socket.non_blocking(true, ec);
   if (!text.empty()) socket.send(asio::buffer(text.data(), text.size()), 0, ec);
-  socket.shutdown(tcp::socket::shutdown_send, ec);  // FIN after the refusal
+  socket.shutdown(asio::socket_base::shutdown_send, ec);  // FIN after the refusal
   std::array<char, 1024> discard;
   for (std::size_t drained = 0; drained < k_refusal_drain; drained += discard.size()) {
     if (socket.receive(asio::buffer(discard), 0, ec) == 0 || ec) break;
@@ -196,7 +216,8 @@ void refuse_and_close(tcp::socket& socket, std::string_view text) {
 struct server::impl {
   struct bound_listener {
     listener_options options;
-    tcp::acceptor acceptor;
+    tcp::acceptor acceptor;                              // TCP listeners
+    std::optional<unix_stream::acceptor> unix_acceptor;  // unix-socket listeners
   };
 
   explicit impl(server_options o)
@@ -213,9 +234,12 @@ struct server::impl {
   void load_tls();
   void bind_all();
   void bind(tcp::acceptor& acceptor, const listen_address& address, const std::string& name);
+  void bind_unix(bound_listener& l);
   awaitable<void> accept_loop(bound_listener& l);
+  awaitable<void> unix_accept_loop(bound_listener& l);
   awaitable<void> admin_accept_loop();
-  void start_connection(bound_listener& l, tcp::socket socket, connection_limits::slot slot);
+  void start_connection(bound_listener& l, stream_socket socket, protocols::connection_info info,
+                        std::string peer, connection_limits::slot slot);
   void start_admin_connection(tcp::socket socket, connection_limits::slot slot);
   // Logs a refused connection, rate-limited. On control.
   void log_refusal(const std::string& listener, const tcp::endpoint& peer,
@@ -261,28 +285,21 @@ namespace {
 // session pool.
 class connection final : public tracked, public std::enable_shared_from_this<connection> {
  public:
-  connection(tcp::socket socket, const listener_options& listener, ssl::context& tls,
-             asio::thread_pool& pool, connection_limits::slot slot)
+  connection(stream_socket socket, protocols::connection_info info, std::string peer,
+             const listener_options& listener, ssl::context& tls, asio::thread_pool& pool,
+             connection_limits::slot slot)
       : socket_(std::move(socket)),
         slot_(std::move(slot)),
         listener_(listener),
         tls_context_(tls),
         session_strand_(asio::make_strand(pool)),
+        info_(std::move(info)),
+        peer_(std::move(peer)),
         read_timer_(socket_.get_executor()),
         writer_signal_(socket_.get_executor()),
         flushed_signal_(socket_.get_executor()),
         wake_signal_(socket_.get_executor()) {
-    error_code ec;
-    const auto ep = socket_.remote_endpoint(ec);
-    auto address = ep.address();
-    if (address.is_v6() && address.to_v6().is_v4_mapped()) {
-      address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
-    }
-    info_.remote_address = ec ? "unknown" : address.to_string();
-    info_.remote_port = ec ? 0 : ep.port();
     info_.tls = listener.implicit_tls;
-    info_.loopback = !ec && address.is_loopback();
-    peer_ = ec ? "unknown" : endpoint_string(tcp::endpoint(address, ep.port()));
   }
 
   asio::any_io_executor executor() { return socket_.get_executor(); }
@@ -582,7 +599,7 @@ class connection final : public tracked, public std::enable_shared_from_this<con
       read_timer_.expires_after(k_tls_shutdown_timeout);
       co_await (tls_->async_shutdown(use_nothrow) || read_timer_.async_wait(use_nothrow));
     }
-    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.shutdown(asio::socket_base::shutdown_both, ec);
     socket_.close(ec);
     // Destroy the session on its strand: nothing else may be running in it.
     auto destroy = [self = shared_from_this()]() -> awaitable<void> {
@@ -592,12 +609,12 @@ class connection final : public tracked, public std::enable_shared_from_this<con
     co_await asio::co_spawn(session_strand_, std::move(destroy), use_awaitable);
   }
 
-  tcp::socket socket_;
+  stream_socket socket_;
   connection_limits::slot slot_;
   const listener_options& listener_;
   ssl::context& tls_context_;
   asio::strand<asio::thread_pool::executor_type> session_strand_;
-  std::optional<ssl::stream<tcp::socket&>> tls_;
+  std::optional<ssl::stream<stream_socket&>> tls_;
   std::unique_ptr<protocols::session> session_;
   protocols::connection_info info_;
   std::string peer_;
@@ -681,10 +698,44 @@ void server::impl::bind(tcp::acceptor& acceptor, const listen_address& address,
   if (ec) throw fail(ec);
 }
 
+void server::impl::bind_unix(bound_listener& l) {
+  const std::string path = l.options.unix_path.string();
+  auto fail = [&](const std::string& why) {
+    return startup_error("cannot listen on " + path + " (" + l.options.name + "): " + why);
+  };
+  // A socket file left by a packmaild that did not stop cleanly is replaced;
+  // one somebody still accepts on is not.
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) throw fail("the path exists and is not a socket");
+    unix_stream::socket probe(control);
+    error_code ec;
+    probe.connect(unix_stream::endpoint(path), ec);
+    if (!ec) throw fail("another process is listening on it");
+    std::filesystem::remove(l.options.unix_path, ec);
+  }
+  l.unix_acceptor.emplace(control);
+  error_code ec;
+  l.unix_acceptor->open(unix_stream(), ec);
+  if (!ec) l.unix_acceptor->bind(unix_stream::endpoint(path), ec);
+  if (ec) throw fail(ec.message());
+  // Local MTAs run as other users (postfix); who may deliver is the file
+  // system's business, like Dovecot's lmtp socket (mode 0666).
+  std::filesystem::permissions(l.options.unix_path, l.options.unix_mode,
+                               std::filesystem::perm_options::replace, ec);
+  l.unix_acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) throw fail(ec.message());
+}
+
 void server::impl::bind_all() {
   for (auto& l : options.listeners) {
-    auto bound = std::make_unique<bound_listener>(bound_listener{l, tcp::acceptor(control)});
-    bind(bound->acceptor, l.address, l.name);
+    auto bound =
+        std::make_unique<bound_listener>(bound_listener{l, tcp::acceptor(control), std::nullopt});
+    if (l.unix_path.empty()) {
+      bind(bound->acceptor, l.address, l.name);
+    } else {
+      bind_unix(*bound);
+    }
     listeners.push_back(std::move(bound));
   }
   if (options.admin) {
@@ -754,14 +805,60 @@ awaitable<void> server::impl::accept_loop(bound_listener& l) {
       log_refusal(l.options.name, peer, *refused, limits);
       continue;
     }
-    start_connection(l, std::move(socket), std::move(slot));
+    const auto address = client_address(peer.address());
+    protocols::connection_info info;
+    info.remote_address = address.to_string();
+    info.remote_port = peer.port();
+    info.loopback = address.is_loopback();
+    const int family = peer.protocol().family();
+    error_code ec2;
+    auto executor = socket.get_executor();
+    const auto native = socket.release(ec2);
+    if (ec2) continue;  // the slot is released, the socket gone
+    stream_socket stream(executor, asio::generic::stream_protocol(family, IPPROTO_TCP), native);
+    start_connection(l, std::move(stream), std::move(info),
+                     endpoint_string(tcp::endpoint(address, peer.port())), std::move(slot));
   }
 }
 
-void server::impl::start_connection(bound_listener& l, tcp::socket socket,
+awaitable<void> server::impl::unix_accept_loop(bound_listener& l) {
+  for (;;) {
+    unix_stream::socket socket(asio::make_strand(io));
+    auto [ec] = co_await l.unix_acceptor->async_accept(socket, use_nothrow);
+    if (!l.unix_acceptor->is_open() || ec == asio::error::operation_aborted) co_return;
+    if (ec) {
+      spdlog::warn("{}: accept failed: {}", l.options.name, ec.message());
+      asio::steady_timer pause(control, std::chrono::milliseconds(100));
+      co_await pause.async_wait(use_nothrow);
+      continue;
+    }
+    connection_limits::slot slot;
+    if (const auto refused = limits.admit(std::nullopt, slot)) {
+      std::string text;
+      if (l.options.refusal) text = l.options.refusal(*refused);
+      refuse_and_close(socket, text);
+      spdlog::warn("{}: refused a connection: too many connections (limit {})", l.options.name,
+                   limits.max_total());
+      continue;
+    }
+    protocols::connection_info info;
+    info.remote_address = "unix";
+    info.loopback = true;  // the peer is on this machine
+    error_code ec2;
+    auto executor = socket.get_executor();
+    const auto native = socket.release(ec2);
+    if (ec2) continue;
+    stream_socket stream(executor, asio::generic::stream_protocol(AF_UNIX, 0), native);
+    start_connection(l, std::move(stream), std::move(info), "unix:" + l.options.unix_path.string(),
+                     std::move(slot));
+  }
+}
+
+void server::impl::start_connection(bound_listener& l, stream_socket socket,
+                                    protocols::connection_info info, std::string peer,
                                     connection_limits::slot slot) {
-  auto conn =
-      std::make_shared<connection>(std::move(socket), l.options, tls, pool, std::move(slot));
+  auto conn = std::make_shared<connection>(std::move(socket), std::move(info), std::move(peer),
+                                           l.options, tls, pool, std::move(slot));
   std::uint64_t id = 0;
   if (!add_live(id, conn)) return;  // shutting down: the socket closes here
   auto executor = conn->executor();
@@ -861,7 +958,13 @@ awaitable<void> server::impl::wait_drained(std::chrono::steady_clock::time_point
 awaitable<void> server::impl::shutdown() {
   error_code ec;
   signals.cancel(ec);
-  for (auto& l : listeners) l->acceptor.close(ec);
+  for (auto& l : listeners) {
+    l->acceptor.close(ec);
+    if (l->unix_acceptor) {
+      l->unix_acceptor->close(ec);
+      std::filesystem::remove(l->options.unix_path, ec);
+    }
+  }
   if (admin) admin->close(ec);
 
   std::vector<std::shared_ptr<tracked>> to_stop;
@@ -904,7 +1007,11 @@ std::vector<std::pair<std::string, std::string>> server::bound_addresses() const
   std::vector<std::pair<std::string, std::string>> out;
   error_code ec;
   for (const auto& l : impl_->listeners) {
-    out.emplace_back(l->options.name, endpoint_string(l->acceptor.local_endpoint(ec)));
+    if (l->unix_acceptor) {
+      out.emplace_back(l->options.name, l->options.unix_path.string());
+    } else {
+      out.emplace_back(l->options.name, endpoint_string(l->acceptor.local_endpoint(ec)));
+    }
   }
   if (impl_->admin) out.emplace_back("admin", endpoint_string(impl_->admin->local_endpoint(ec)));
   return out;
@@ -931,7 +1038,13 @@ void server::run() {
       }
     };
   };
-  for (auto& l : s.listeners) asio::co_spawn(s.control, s.accept_loop(*l), log_end("accept loop"));
+  for (auto& l : s.listeners) {
+    if (l->unix_acceptor) {
+      asio::co_spawn(s.control, s.unix_accept_loop(*l), log_end("accept loop"));
+    } else {
+      asio::co_spawn(s.control, s.accept_loop(*l), log_end("accept loop"));
+    }
+  }
   if (s.admin) asio::co_spawn(s.control, s.admin_accept_loop(), log_end("admin accept loop"));
   s.signals.async_wait([&s](const error_code& ec, int signal) {
     if (ec) return;

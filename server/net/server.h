@@ -40,6 +40,15 @@ struct listener_options {
   // Empty: such connections are closed without a word. Not used on implicit
   // TLS listeners, which close refused connections without a handshake.
   protocols::refusal_function refusal;
+  // Non-empty: listen on this unix-domain socket instead of address. A stale
+  // socket file (nobody accepting) is replaced; the file is removed at
+  // shutdown. Connections count in max_connections only.
+  std::filesystem::path unix_path;
+  // The socket file's permissions. Default: 0666 (as Dovecot's lmtp socket).
+  std::filesystem::perms unix_mode =
+      std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+      std::filesystem::perms::group_read | std::filesystem::perms::group_write |
+      std::filesystem::perms::others_read | std::filesystem::perms::others_write;
 };
 
 struct server_options {

@@ -113,7 +113,13 @@ int run(const std::optional<std::string>& config_file, const config_overrides& f
     session_factory factory = kind == protocol_kind::imap
                                   ? imap_factory(config, store.value().get(), users, tls_on)
                                   : unavailable_factory(kind, host);
-    options.listeners.push_back({name, *address, tls_on, std::move(factory), refusal_for(kind)});
+    listener_options listener;
+    listener.name = name;
+    listener.address = *address;
+    listener.implicit_tls = tls_on;
+    listener.factory = std::move(factory);
+    listener.refusal = refusal_for(kind);
+    options.listeners.push_back(std::move(listener));
   };
   add(config.listen.imap, "imap", false, protocol_kind::imap);
   add(config.listen.imaps, "imaps", true, protocol_kind::imap);

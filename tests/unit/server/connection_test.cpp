@@ -7,11 +7,14 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <thread>
@@ -50,6 +53,11 @@ class scripted_session final : public packmail::protocols::session {
   packmail::protocols::output on_input(std::string_view bytes) override {
     packmail::protocols::output out;
     pending_ += bytes;
+    if (steps_ > 0) {
+      out.bytes += "STEP " + std::to_string(steps_--) + "\r\n";
+      out.more = true;
+      return out;
+    }
     std::size_t end;
     while ((end = pending_.find("\r\n")) != std::string::npos) {
       const std::string line = pending_.substr(0, end);
@@ -69,12 +77,26 @@ class scripted_session final : public packmail::protocols::session {
         slow_call_running = true;
         std::this_thread::sleep_for(500ms);  // a store call blocking on disk
         out.bytes += "OK slow done\r\n";
+      } else if (line == "DELAY") {
+        // A failed login: the reply waits, and the rest of the input with it.
+        out.bytes += "OK delayed\r\n";
+        out.delay = 300ms;
+        out.more = !pending_.empty();
+        return out;
+      } else if (line.starts_with("STEPS ")) {
+        // Answers in steps: the server calls again with no input.
+        steps_ = std::stoi(line.substr(6));
       } else if (line == "QUIT") {
         out.bytes += "BYE\r\n";
         out.close = true;
       } else {
         out.bytes += "ECHO " + line + (tls_ ? " tls" : " plain") + "\r\n";
       }
+      if (steps_ > 0) break;
+    }
+    if (steps_ > 0) {
+      out.bytes += "STEP " + std::to_string(steps_--) + "\r\n";
+      out.more = true;
     }
     return out;
   }
@@ -91,6 +113,7 @@ class scripted_session final : public packmail::protocols::session {
 
  private:
   bool tls_;
+  int steps_ = 0;
   packmail::protocols::wake_function wake_;
   std::string pending_;
   std::thread waker_;
@@ -112,18 +135,29 @@ bool ipv6_loopback_available() {
   return !ec;
 }
 
+listener_options listener(std::string name, bool implicit_tls,
+                          std::filesystem::path unix_path = {}) {
+  listener_options l;
+  l.name = std::move(name);
+  l.address = {"127.0.0.1", 0};
+  l.implicit_tls = implicit_tls;
+  l.factory = [](const packmail::protocols::connection_info& info,
+                 packmail::protocols::wake_function wake) {
+    ++sessions_created;
+    return std::make_unique<scripted_session>(info.tls, std::move(wake));
+  };
+  l.refusal = scripted_refusal;
+  l.unix_path = std::move(unix_path);
+  return l;
+}
+
 struct fixture {
   // tweak adjusts the options (limits, extra listeners) before the start.
   explicit fixture(const std::function<void(server_options&)>& tweak = {}) {
     const auto files = ensure_self_signed_certificate(dir.path());
     server_options options;
-    auto factory = [](const packmail::protocols::connection_info& info,
-                      packmail::protocols::wake_function wake) {
-      ++sessions_created;
-      return std::make_unique<scripted_session>(info.tls, std::move(wake));
-    };
-    options.listeners.push_back({"plain", {"127.0.0.1", 0}, false, factory, scripted_refusal});
-    options.listeners.push_back({"tls", {"127.0.0.1", 0}, true, factory, scripted_refusal});
+    options.listeners.push_back(listener("plain", false));
+    options.listeners.push_back(listener("tls", true));
     options.tls_cert = files.cert;
     options.tls_key = files.key;
     options.io_threads = 2;
@@ -132,6 +166,7 @@ struct fixture {
     if (tweak) tweak(options);
     srv = std::make_unique<server>(std::move(options));
     for (const auto& [name, address] : srv->bound_addresses()) {
+      if (address.starts_with("/")) continue;  // a unix socket
       ports[name] = static_cast<std::uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
     }
     plain_port = ports["plain"];
@@ -476,4 +511,93 @@ TEST_CASE("the admin listener has its own limit: 503 over it") {
   // Accepted in order: the held connection is counted before this one.
   client refused(f.ports["admin"]);
   CHECK(refused.line() == "HTTP/1.1 503 Service Unavailable");
+}
+
+TEST_CASE("a delayed reply holds back that connection only") {
+  fixture f;
+  client slow(f.plain_port), other(f.plain_port);
+  CHECK(slow.line() == "* OK ready");
+  CHECK(other.line() == "* OK ready");
+  const auto start = std::chrono::steady_clock::now();
+  slow.send("DELAY\r\nafter\r\n");
+  other.send("meanwhile\r\n");
+  CHECK(other.line() == "ECHO meanwhile plain");
+  CHECK(std::chrono::steady_clock::now() - start < 250ms);
+  CHECK(slow.line() == "OK delayed");
+  CHECK(std::chrono::steady_clock::now() - start >= 300ms);
+  CHECK(slow.line() == "ECHO after plain");
+}
+
+TEST_CASE("a session that holds input is called again until it is done") {
+  fixture f;
+  client c(f.plain_port);
+  CHECK(c.line() == "* OK ready");
+  c.send("STEPS 3\r\nlast\r\n");
+  CHECK(c.line() == "STEP 3");
+  CHECK(c.line() == "STEP 2");
+  CHECK(c.line() == "STEP 1");
+  CHECK(c.line() == "ECHO last plain");
+}
+
+namespace {
+
+// A blocking client on a unix-domain socket.
+std::string unix_exchange(const std::filesystem::path& path, const std::string& input,
+                          std::size_t lines) {
+  asio::io_context io;
+  asio::local::stream_protocol::socket socket(io);
+  socket.connect(asio::local::stream_protocol::endpoint(path.string()));
+  asio::write(socket, asio::buffer(input));
+  std::string buffer, out;
+  for (std::size_t i = 0; i < lines; ++i) {
+    boost::system::error_code ec;
+    const auto n = asio::read_until(socket, asio::dynamic_buffer(buffer), "\r\n", ec);
+    if (ec) return out + "<eof>";
+    out += buffer.substr(0, n);
+    buffer.erase(0, n);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a unix-socket listener serves sessions, replaces a stale socket, removes it on stop") {
+  testing::temp_dir sockets;
+  const auto path = sockets.path() / "lmtp.sock";
+  {
+    // A socket file nobody accepts on, as a killed server leaves it.
+    asio::io_context io;
+    asio::local::stream_protocol::acceptor stale(io);
+    stale.open(asio::local::stream_protocol());
+    stale.bind(asio::local::stream_protocol::endpoint(path.string()));
+  }
+  REQUIRE(std::filesystem::exists(path));
+  {
+    fixture f([&](server_options& o) { o.listeners.push_back(listener("local", false, path)); });
+    CHECK(unix_exchange(path, "hi\r\n", 2) == "* OK ready\r\nECHO hi plain\r\n");
+    CHECK(std::filesystem::status(path).permissions() ==
+          (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+           std::filesystem::perms::group_read | std::filesystem::perms::group_write |
+           std::filesystem::perms::others_read | std::filesystem::perms::others_write));
+    // A second server on the same live socket is refused.
+    server_options second;
+    second.listeners.push_back(listener("local", false, path));
+    const auto files = ensure_self_signed_certificate(f.dir.path());
+    second.tls_cert = files.cert;
+    second.tls_key = files.key;
+    CHECK_THROWS_AS(server(std::move(second)), startup_error);
+  }
+  CHECK_FALSE(std::filesystem::exists(path));
+}
+
+TEST_CASE("a unix-socket path that is not a socket is a startup error") {
+  testing::temp_dir dir;
+  const auto path = dir.path() / "plain-file";
+  { std::ofstream(path) << "x"; }
+  server_options o;
+  o.listeners.push_back(listener("local", false, path));
+  const auto files = ensure_self_signed_certificate(dir.path());
+  o.tls_cert = files.cert;
+  o.tls_key = files.key;
+  CHECK_THROWS_WITH(server(std::move(o)), Catch::Contains("not a socket"));
 }
