@@ -200,7 +200,20 @@ void run_command(session_context& ctx, command& cmd) {
     return;
   }
   std::optional<reply> r = spec->handler(ctx, cmd);
-  if (r) finish(ctx, cmd.tag, *r, spec->flags, cmd.uid);
+  if (r) {
+    finish(ctx, cmd.tag, *r, spec->flags, cmd.uid);
+  } else if (ctx.resume) {
+    ctx.resumed = {cmd.tag, spec->flags, cmd.uid};
+  }
+}
+
+// Runs the next step of a command that answers in steps; true when it is done.
+bool resume_command(session_context& ctx) {
+  std::optional<reply> r = ctx.resume(ctx);
+  if (!r) return false;
+  ctx.resume = nullptr;
+  finish(ctx, ctx.resumed.tag, *r, ctx.resumed.flags, ctx.resumed.uid);
+  return true;
 }
 
 void on_literal(session_context& ctx, const literal_announced& literal) {
@@ -278,10 +291,16 @@ output session::on_input(std::string_view bytes) {
   }
   std::string_view in = bytes;
   std::size_t commands = 0;
+  if (ctx.resume && !resume_command(ctx)) {
+    ctx.pending_input.assign(in);
+    output o = take(ctx);
+    o.more = !o.close;
+    return o;
+  }
   // After STARTTLS's OK, the rest of this input was sent in clear text and is
   // dropped (RFC 3501 6.2.1; a command injection otherwise). A failed login's
   // delay applies to its reply alone, so the call ends there too.
-  while (!ctx.close && !ctx.start_tls && ctx.delay.count() == 0) {
+  while (!ctx.close && !ctx.start_tls && ctx.delay.count() == 0 && !ctx.resume) {
     if (commands == std::max<std::size_t>(ctx.config.max_pipelined_commands, 1)) {
       ctx.pending_input.assign(in);
       break;
@@ -317,7 +336,7 @@ output session::on_input(std::string_view bytes) {
     ctx.pending_input.assign(in);
   }
   output o = take(ctx);
-  o.more = !ctx.pending_input.empty() && !o.close;
+  o.more = (!ctx.pending_input.empty() || ctx.resume) && !o.close;
   return o;
 }
 

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -136,7 +137,16 @@ class session_context {
     std::optional<std::string> user;  // LOGIN: the user name, once given
   };
   std::optional<sasl_exchange> sasl;
-  std::string pending_input;            // input kept past the pipelining limit
+  std::string pending_input;  // input kept past the pipelining limit
+  // A command that answers in steps (a big FETCH): a handler that returns
+  // nullopt with this set is called again, before any new input is read,
+  // until it returns its tagged result.
+  std::function<std::optional<reply>(session_context&)> resume;
+  struct resumed_command {
+    std::string tag;
+    unsigned flags = 0;  // the command table's flags
+    bool uid = false;
+  } resumed;
   std::optional<std::string> idle_tag;  // IDLE waiting for DONE
 
   storage::mail_store& store() { return *config.store; }

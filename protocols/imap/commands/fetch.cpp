@@ -189,6 +189,27 @@ bool sets_seen(const fetch_item& item) {
 
 }  // namespace
 
+namespace {
+
+// A FETCH under way: its replies go out in chunks of about k_fetch_chunk
+// bytes, so FETCH 1:* BODY[] of a big mailbox never sits whole in memory.
+struct fetch_progress {
+  fetch_request r;
+  std::vector<std::uint32_t> seqs;
+  std::size_t next = 0;  // index into seqs
+  bool uid_command = false;
+  bool wants_uid = false;
+  bool wants_flags = false;
+  bool marks_seen = false;
+  bool missing = false;
+};
+
+constexpr std::size_t k_fetch_chunk = 256 * 1024;
+
+std::optional<reply> run_fetch(session_context& ctx, fetch_progress& p);
+
+}  // namespace
+
 std::optional<reply> handle_fetch(session_context& ctx, command& cmd) {
   auto request = parse_fetch(cmd.args, cmd.uid);
   if (!request) return bad(request.error().message);
@@ -213,8 +234,30 @@ std::optional<reply> handle_fetch(session_context& ctx, command& cmd) {
   const bool marks_seen =
       !view.read_only() && std::any_of(r.items.begin(), r.items.end(), sets_seen);
 
-  bool missing = false;
-  for (std::uint32_t seq : *seqs) {
+  auto progress = std::make_shared<fetch_progress>();
+  progress->r = std::move(r);
+  progress->seqs = std::move(*seqs);
+  progress->uid_command = cmd.uid;
+  progress->wants_uid = wants_uid;
+  progress->wants_flags = wants_flags;
+  progress->marks_seen = marks_seen;
+  if (auto done = run_fetch(ctx, *progress)) return done;
+  // More to send: the session resumes the command once this chunk is out.
+  ctx.resume = [progress](session_context& c) { return run_fetch(c, *progress); };
+  return std::nullopt;
+}
+
+namespace {
+
+std::optional<reply> run_fetch(session_context& ctx, fetch_progress& p) {
+  mailbox_view& view = *ctx.view();
+  const fetch_request& r = p.r;
+  const bool wants_uid = p.wants_uid, wants_flags = p.wants_flags, marks_seen = p.marks_seen;
+  bool& missing = p.missing;
+  const std::size_t start_size = ctx.out.size();
+  for (; p.next < p.seqs.size(); ++p.next) {
+    if (ctx.out.size() - start_size >= k_fetch_chunk) return std::nullopt;
+    const std::uint32_t seq = p.seqs[p.next];
     view_message& known = view.at(seq);
     auto loaded = ctx.store().get_message(view.id(), known.uid);
     if (!loaded) {
@@ -326,7 +369,9 @@ std::optional<reply> handle_fetch(session_context& ctx, command& cmd) {
     ctx.out += line;
   }
   if (missing) return no("[EXPUNGEISSUED] Some of the requested messages no longer exist");
-  return ok(cmd.uid ? "UID FETCH completed" : "FETCH completed");
+  return ok(p.uid_command ? "UID FETCH completed" : "FETCH completed");
 }
+
+}  // namespace
 
 }  // namespace packmail::protocols::imap

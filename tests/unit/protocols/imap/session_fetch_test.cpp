@@ -215,3 +215,29 @@ TEST_CASE("a per-recipient prefix shifts every section", "[imap][session][fetch]
     S: a1 OK FETCH completed
   )");
 }
+
+TEST_CASE("a big FETCH answers in chunks, and pipelined commands wait for its end",
+          "[imap][session][fetch]") {
+  test_server server;
+  client c(server);
+  std::string body;
+  for (int i = 0; i < 1000; ++i) body += std::string(99, 'a' + i % 26) + "\n";  // 100 KB
+  for (int i = 0; i < 20; ++i) {
+    server.deliver("alice", "INBOX", "Subject: m" + std::to_string(i) + "\n\n" + body);
+  }
+  run(c, "C: l1 LOGIN alice secret\nS: l1 OK [CAPABILITY {*}] Logged in\n");
+  select_inbox(c, "20");
+  const std::string out = c.send("f1 FETCH 1:* BODY.PEEK[]\r\nn1 NOOP\r\n");
+  // 2 MB of replies in chunks of about 256 KiB, each a separate call.
+  CHECK(c.more_calls() >= 6);
+  std::size_t at = 0;
+  for (int seq = 1; seq <= 20; ++seq) {
+    const std::string head = "* " + std::to_string(seq) + " FETCH (BODY[] {";
+    const std::size_t found = out.find(head, at);
+    REQUIRE(found != std::string::npos);
+    at = found + head.size();
+  }
+  const std::size_t done = out.find("f1 OK FETCH completed\r\n", at);
+  REQUIRE(done != std::string::npos);
+  CHECK(out.substr(done) == "f1 OK FETCH completed\r\nn1 OK NOOP completed\r\n");
+}
