@@ -13,6 +13,8 @@ packages=(
   libcrypt-dev libsodium-dev
   # tests: Catch2, libFuzzer (clang-14), the Python clients, openssl CLI
   catch2 clang-14 libclang-rt-14-dev python3 openssl procps
+  # tests: real IMAP clients (curl, mbsync, imapflow on Node.js)
+  curl isync nodejs
 )
 
 missing=()
@@ -21,6 +23,11 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
+# npm is a package of its own beside Debian's nodejs, but comes inside
+# NodeSource's nodejs (which conflicts with Debian's npm package).
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(npm)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -4,9 +4,12 @@ with a deadline (never fixed sleeps), and always kill the server at the end.
 Standard library only."""
 
 import argparse
+import imaplib
 import json
 import os
+import shutil
 import signal
+import smtplib
 import socket
 import ssl
 import subprocess
@@ -181,6 +184,68 @@ def http_get(port, path):
             return r.status, json.loads(r.read().decode())
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read().decode())
+
+
+def add_user(args, data_dir, name="alice", password="s3cret"):
+    """Adds a user to data_dir's passwd-file with packmailctl."""
+    subprocess.run([args.packmailctl, "user", "add", name, "--data-dir", data_dir,
+                    "--password-stdin"], input=(password + "\n").encode(), check=True,
+                   capture_output=True, timeout=DEADLINE)
+
+
+# LMTP deliveries go to RCPT TO:<user@LMTP_DOMAIN>, as an MTA passes them.
+LMTP_DOMAIN = "localhost"
+
+
+def deliver_to_inbox(srv, raw, user="alice", password="s3cret"):
+    """>>> Where LMTP replaces APPEND. <<<
+
+    Delivers raw to user's INBOX from outside any session under test. When
+    srv's lmtp listener greets with 220 (packmaild serves LMTP), by LMTP
+    (RFC 2033), and then any failure is the test's; otherwise (its 421 until
+    LMTP is built) by IMAP APPEND on a connection of its own. Returns "lmtp" or
+    "append"."""
+    try:
+        lmtp = smtplib.LMTP("127.0.0.1", srv.ports["lmtp"], timeout=DEADLINE)
+    except (smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected, ConnectionError):
+        lmtp = None  # no 220 greeting: no LMTP yet
+    if lmtp is not None:
+        try:
+            refused = lmtp.sendmail("sender@example.com", [user + "@" + LMTP_DOMAIN], raw)
+            check(not refused, "LMTP refused %r" % refused)
+        finally:
+            lmtp.quit()
+        return "lmtp"
+    imap = imaplib.IMAP4("127.0.0.1", srv.ports["imap"])
+    imap.login(user, password)
+    typ, data = imap.append("INBOX", None, None, raw)
+    check(typ == "OK", "APPEND: %s %r" % (typ, data))
+    imap.logout()
+    return "append"
+
+
+def require_tool(command, package):
+    """The path of command, or a failure naming the Debian package to install
+    (scripts/install-deps.sh lists them): a missing client fails the test, it
+    never skips it."""
+    path = shutil.which(command)
+    if path is None:
+        raise AssertionError("%s not found: install the Debian package %s "
+                             "(scripts/install-deps.sh)" % (command, package))
+    return path
+
+
+def build_dir(args):
+    """The CMake build directory that holds packmaild (the nearest parent with a
+    CMakeCache.txt), for caches kept between runs; None when there is none."""
+    path = os.path.dirname(os.path.abspath(args.packmaild))
+    while True:
+        if os.path.exists(os.path.join(path, "CMakeCache.txt")):
+            return path
+        parent = os.path.dirname(path)
+        if parent == path:
+            return None
+        path = parent
 
 
 def run_tests(tests):
