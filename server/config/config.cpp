@@ -40,6 +40,18 @@ class reader {
     return static_cast<std::uint64_t>(v);
   }
 
+  std::vector<std::string> strings(const toml::node& node, const std::string& key) const {
+    const auto* array = node.as_array();
+    if (array == nullptr) fail(key, "must be an array of strings");
+    std::vector<std::string> out;
+    for (const toml::node& element : *array) {
+      const auto v = element.value<std::string>();
+      if (!element.is_string() || !v) fail(key, "must be an array of strings");
+      out.push_back(*v);
+    }
+    return out;
+  }
+
   std::optional<listen_address> address(const toml::node& node, const std::string& key) const {
     const auto text = string(node, key);
     try {
@@ -69,6 +81,28 @@ void walk(const toml::table& table, const std::string& prefix,
 
 constexpr std::uint64_t k_u32_max = std::numeric_limits<std::uint32_t>::max();
 
+// A domain in local_domains: a host name or an address literal, no '@' or
+// blanks ("example.com", "[192.0.2.1]").
+bool is_domain_name(std::string_view d) {
+  if (d.empty() || d.size() > 255) return false;
+  for (char c : d) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7f || c == '@') return false;
+  }
+  return true;
+}
+
+// A unix socket path, or "off". sun_path holds 107 bytes and a NUL.
+std::optional<std::filesystem::path> parse_socket_path(const std::string& text,
+                                                       const std::string& key,
+                                                       const std::string& source) {
+  if (text == "off") return std::nullopt;
+  if (text.empty() || text.size() > 107) {
+    throw config_error(source + ": key '" + key + "' must be a path of 1 to 107 bytes or \"off\"");
+  }
+  return std::filesystem::path(text);
+}
+
 }  // namespace
 
 void apply_config_toml(server_config& c, std::string_view toml_text, const std::string& source) {
@@ -94,10 +128,34 @@ void apply_config_toml(server_config& c, std::string_view toml_text, const std::
   auto path = [&](std::optional<std::filesystem::path>& field) -> handler {
     return [&](const toml::node& n, const std::string& key) { field = r.string(n, key); };
   };
+  auto unix_path = [&](std::optional<std::filesystem::path>& field) -> handler {
+    return [&](const toml::node& n, const std::string& key) {
+      field = parse_socket_path(r.string(n, key), key, source);
+    };
+  };
   auto seconds = [&](std::chrono::seconds& field, std::uint64_t min) -> handler {
     return [&, min](const toml::node& n, const std::string& key) {
       field = std::chrono::seconds(r.integer(n, key, min, 365 * 86400));
     };
+  };
+
+  // [delivery]: how recipients and login names name users.
+  const handler local_domains = [&](const toml::node& n, const std::string& key) {
+    auto domains = r.strings(n, key);
+    for (const std::string& d : domains) {
+      if (!is_domain_name(d)) r.fail(key, "has an invalid domain '" + d + "'");
+    }
+    c.delivery.local_domains = std::move(domains);
+  };
+  const handler recipient_delimiter = [&](const toml::node& n, const std::string& key) {
+    auto delimiter = r.string(n, key);
+    for (char ch : delimiter) {
+      const auto u = static_cast<unsigned char>(ch);
+      if (u <= 0x20 || u >= 0x7f || ch == '@') {
+        r.fail(key, "must be printable ASCII characters other than '@'");
+      }
+    }
+    c.delivery.recipient_delimiter = std::move(delimiter);
   };
 
   const std::map<std::string, handler, std::less<>> top =
@@ -121,7 +179,13 @@ void apply_config_toml(server_config& c, std::string_view toml_text, const std::
                               {"pop3", addr(c.listen.pop3)},
                               {"pop3s", addr(c.listen.pop3s)},
                               {"lmtp", addr(c.listen.lmtp)},
+                              {"lmtp_socket", unix_path(c.listen.lmtp_socket)},
                               {"admin", addr(c.listen.admin)}})},
+          {"imap", section({{"literal_plus",
+                             [&](const toml::node& n, const std::string& key) {
+                               if (!n.is_boolean()) r.fail(key, "must be true or false");
+                               c.imap.literal_plus = *n.value<bool>();
+                             }}})},
           {"tls", section({{"cert", path(c.tls_cert)}, {"key", path(c.tls_key)}})},
           {"limits", section(
                          {
@@ -156,7 +220,19 @@ void apply_config_toml(server_config& c, std::string_view toml_text, const std::
                              {"imap_idle_timeout_seconds", seconds(c.limits.imap_idle_timeout, 1)},
                              {"pop3_idle_timeout_seconds", seconds(c.limits.pop3_idle_timeout, 1)},
                              {"lmtp_idle_timeout_seconds", seconds(c.limits.lmtp_idle_timeout, 1)},
+                             {"max_pipelined_commands",
+                              [&](const toml::node& n, const std::string& key) {
+                                c.limits.max_pipelined_commands =
+                                    static_cast<std::uint32_t>(r.integer(n, key, 1, 100000));
+                              }},
+                             {"lmtp_max_recipients",
+                              [&](const toml::node& n, const std::string& key) {
+                                c.limits.lmtp_max_recipients =
+                                    static_cast<std::uint32_t>(r.integer(n, key, 1, k_u32_max));
+                              }},
                          })},
+          {"delivery", section({{"local_domains", local_domains},
+                                {"recipient_delimiter", recipient_delimiter}})},
       };
   walk(root, "", top, r);
 }
@@ -178,6 +254,8 @@ void apply_overrides(server_config& c, const config_overrides& f) {
   addr(f.pop3s, "pop3s", c.listen.pop3s);
   addr(f.lmtp, "lmtp", c.listen.lmtp);
   addr(f.admin, "admin", c.listen.admin);
+  if (f.lmtp_socket)
+    c.listen.lmtp_socket = parse_socket_path(*f.lmtp_socket, "lmtp-socket", "--lmtp-socket");
   if (f.users_file) c.users_file = *f.users_file;
   if (f.tls_cert) c.tls_cert = *f.tls_cert;
   if (f.tls_key) c.tls_key = *f.tls_key;
@@ -203,6 +281,10 @@ void validate(const server_config& c) {
       {"lmtp", &c.listen.lmtp},
       {"admin", &c.listen.admin},
   }};
+  if (c.listen.lmtp_socket && c.lmtp_socket_path().string().size() > 107) {
+    throw config_error("the LMTP socket path " + c.lmtp_socket_path().string() +
+                       " is longer than 107 bytes (a unix socket's limit)");
+  }
   for (std::size_t i = 0; i < all.size(); ++i) {
     for (std::size_t j = i + 1; j < all.size(); ++j) {
       const auto& a = *all[i].second;

@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/listen_address.h"
 
@@ -38,8 +39,25 @@ struct limits_config {
   // RFC 1939 3: a POP3 server's autologout timer is at least 10 minutes.
   // Default: 600 s.
   std::chrono::seconds pop3_idle_timeout{600};
+  // Commands an IMAP or POP3 session runs from one read before it sends
+  // their replies and reads again (pipelining is served in steps). Default: 32.
+  std::uint32_t max_pipelined_commands = 32;
   // RFC 5321 4.5.3.2.7: 5 minutes between commands. Default: 300 s.
   std::chrono::seconds lmtp_idle_timeout{300};
+  // Accepted recipients per LMTP transaction; more get 452 4.5.3. RFC 5321
+  // 4.5.3.1.8: at least 100. Default: 500.
+  std::uint32_t lmtp_max_recipients = 500;
+};
+
+// How LMTP recipients and IMAP/POP3 login names name passwd-file users
+// (server/users/recipient_map.h).
+struct delivery_config {
+  // Domains whose addresses name users by their local part
+  // (alice@example.com -> alice). Default: empty, i.e. every domain is local.
+  std::vector<std::string> local_domains;
+  // Each of these characters separates user and folder in a recipient
+  // (alice+work@example.com -> folder "work" of alice). Default: "+"; "" = off.
+  std::string recipient_delimiter = "+";
 };
 
 struct listeners_config {
@@ -50,6 +68,17 @@ struct listeners_config {
   std::optional<listen_address> pop3s = listen_address{"127.0.0.1", 1995};
   std::optional<listen_address> lmtp = listen_address{"127.0.0.1", 2424};
   std::optional<listen_address> admin = listen_address{"127.0.0.1", 8143};
+  // LMTP on a unix-domain socket (mode 0666), for a local MTA. A relative
+  // path is relative to data_dir (see server_config::lmtp_socket_path()).
+  // nullopt = off. Default: "lmtp.sock".
+  std::optional<std::filesystem::path> lmtp_socket = std::filesystem::path("lmtp.sock");
+};
+
+// IMAP protocol choices.
+struct imap_config {
+  // Advertise LITERAL+ (non-synchronizing literals of any size); false:
+  // LITERAL- (up to 4096 octets, RFC 7888 5). Default: true.
+  bool literal_plus = true;
 };
 
 struct server_config {
@@ -73,8 +102,13 @@ struct server_config {
   // closed by force. Default: 10 s.
   std::chrono::seconds shutdown_timeout{10};
   limits_config limits;
+  delivery_config delivery;
+  imap_config imap;
 
   std::filesystem::path users_path() const { return users_file ? *users_file : data_dir / "users"; }
+  // The LMTP socket's path, relative paths resolved against data_dir.
+  // Precondition: listen.lmtp_socket is set.
+  std::filesystem::path lmtp_socket_path() const { return data_dir / *listen.lmtp_socket; }
 };
 
 // Command-line flags; each set one overrides the file. Listener values use
@@ -82,6 +116,7 @@ struct server_config {
 struct config_overrides {
   std::optional<std::filesystem::path> data_dir;
   std::optional<std::string> imap, imaps, pop3, pop3s, lmtp, admin;
+  std::optional<std::string> lmtp_socket;  // a path or "off"
   std::optional<std::filesystem::path> users_file;
   std::optional<std::filesystem::path> tls_cert, tls_key;
   std::optional<std::string> log_level;

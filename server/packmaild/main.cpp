@@ -15,14 +15,18 @@
 #include "data_dir/data_dir.h"
 #include "net/server.h"
 #include "packmail/protocols/imap/session.h"
+#include "packmail/protocols/lmtp/session.h"
+#include "packmail/protocols/pop3/session.h"
 #include "packmail/storage/store.h"
-#include "sessions/unavailable_session.h"
 #include "tls/self_signed_cert.h"
+#include "users/recipient_map.h"
 #include "users/user_db.h"
 
 namespace {
 
 using namespace packmail::server;
+
+enum class protocol_kind { imap, pop3, lmtp };
 
 std::string host_name() {
   std::array<char, 256> buf{};
@@ -37,15 +41,6 @@ void setup_logging(const std::string& level) {
   spdlog::set_default_logger(logger);
 }
 
-// Until each protocol arrives, its listeners serve the standard "not
-// available" reply.
-session_factory unavailable_factory(protocol_kind kind, std::string host) {
-  return [kind, host](const packmail::protocols::connection_info&,
-                      packmail::protocols::wake_function) {
-    return std::make_unique<unavailable_session>(kind, host);
-  };
-}
-
 // IMAP (RFC 3501): the sans-I/O session over the store, logins checked against
 // the passwd-file (re-read when it changes).
 session_factory imap_factory(const server_config& config, packmail::storage::mail_store* store,
@@ -53,10 +48,8 @@ session_factory imap_factory(const server_config& config, packmail::storage::mai
   namespace imap = packmail::protocols::imap;
   imap::session_config base;
   base.store = store;
-  base.authenticate = [users](std::string_view user,
-                              std::string_view password) -> std::optional<std::string> {
-    if (!users->authenticate(user, password)) return std::nullopt;
-    return fold_user_name(user);
+  base.authenticate = [users](std::string_view login, std::string_view password) {
+    return users->authenticate_user(login, password);
   };
   base.idle_timeout = config.limits.imap_idle_timeout;
   base.max_auth_failures = config.limits.auth_failure_limit;
@@ -65,14 +58,68 @@ session_factory imap_factory(const server_config& config, packmail::storage::mai
   base.starttls_available = !implicit_tls;
   base.limits.max_line = config.limits.max_line_length;
   base.limits.max_append_literal = config.limits.max_literal_size;
+  base.limits.non_sync =
+      config.imap.literal_plus ? imap::non_sync_literals::plus : imap::non_sync_literals::minus;
+  base.max_pipelined_commands = config.limits.max_pipelined_commands;
   return [base](const packmail::protocols::connection_info& connection,
                 packmail::protocols::wake_function wake) {
     return std::make_unique<imap::session>(base, connection, std::move(wake));
   };
 }
 
+// POP3 (RFC 1939): the maildrop is INBOX; one registry of held maildrops for
+// the pop3 and pop3s listeners (a second session gets -ERR [IN-USE]).
+session_factory pop3_factory(const server_config& config, packmail::storage::mail_store* store,
+                             std::shared_ptr<user_db> users,
+                             std::shared_ptr<packmail::protocols::pop3::maildrop_locks> locks,
+                             bool implicit_tls) {
+  namespace pop3 = packmail::protocols::pop3;
+  pop3::session_config base;
+  base.store = store;
+  base.authenticate = [users](std::string_view login, std::string_view password) {
+    return users->authenticate_user(login, password);
+  };
+  base.idle_timeout = config.limits.pop3_idle_timeout;
+  base.max_auth_failures = config.limits.auth_failure_limit;
+  base.auth_failure_delay = config.limits.auth_failure_delay;
+  base.stls_available = !implicit_tls;
+  base.max_line = config.limits.max_line_length;
+  base.max_pipelined_commands = config.limits.max_pipelined_commands;
+  base.locks = std::move(locks);
+  return [base](const packmail::protocols::connection_info& connection,
+                packmail::protocols::wake_function wake) {
+    return std::make_unique<pop3::session>(base, connection, std::move(wake));
+  };
+}
+
+// LMTP (RFC 2033): recipients resolved against the passwd-file.
+session_factory lmtp_factory(const server_config& config, packmail::storage::mail_store* store,
+                             std::shared_ptr<user_db> users, const std::string& host) {
+  namespace lmtp = packmail::protocols::lmtp;
+  lmtp::session_config base;
+  base.store = store;
+  base.resolve = lmtp_recipient_resolver(std::move(users));
+  base.host_name = host;
+  base.max_message_size = config.limits.max_literal_size;
+  base.max_recipients = config.limits.lmtp_max_recipients;
+  base.max_line = config.limits.max_line_length;
+  base.idle_timeout = config.limits.lmtp_idle_timeout;
+  return [base](const packmail::protocols::connection_info& connection,
+                packmail::protocols::wake_function wake) {
+    return std::make_unique<lmtp::session>(base, connection, std::move(wake));
+  };
+}
+
 packmail::protocols::refusal_function refusal_for(protocol_kind kind) {
-  return [kind](packmail::protocols::refusal_reason reason) { return refusal_text(kind, reason); };
+  switch (kind) {
+    case protocol_kind::imap:
+      return packmail::protocols::imap::refusal;
+    case protocol_kind::pop3:
+      return packmail::protocols::pop3::refusal;
+    case protocol_kind::lmtp:
+      return packmail::protocols::lmtp::refusal;
+  }
+  return {};
 }
 
 int run(const std::optional<std::string>& config_file, const config_overrides& flags) {
@@ -95,7 +142,10 @@ int run(const std::optional<std::string>& config_file, const config_overrides& f
                  tls.cert.string());
   }
 
-  auto users = std::make_shared<user_db>(config.users_path());
+  address_rules rules;
+  rules.local_domains = config.delivery.local_domains;
+  rules.recipient_delimiter = config.delivery.recipient_delimiter;
+  auto users = std::make_shared<user_db>(config.users_path(), std::chrono::seconds(1), rules);
 
   const auto store_path = config.data_dir / "shards" / "default";
   auto store = packmail::storage::open_segment_store({.path = store_path});
@@ -107,12 +157,22 @@ int run(const std::optional<std::string>& config_file, const config_overrides& f
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   server_options options;
   const std::string host = host_name();
+  auto pop3_locks = std::make_shared<packmail::protocols::pop3::maildrop_locks>();
+  auto factory_for = [&](protocol_kind kind, bool tls_on) -> session_factory {
+    switch (kind) {
+      case protocol_kind::imap:
+        return imap_factory(config, store.value().get(), users, tls_on);
+      case protocol_kind::pop3:
+        return pop3_factory(config, store.value().get(), users, pop3_locks, tls_on);
+      case protocol_kind::lmtp:
+        return lmtp_factory(config, store.value().get(), users, host);
+    }
+    return {};
+  };
   auto add = [&](const std::optional<listen_address>& address, const char* name, bool tls_on,
                  protocol_kind kind) {
     if (!address) return;
-    session_factory factory = kind == protocol_kind::imap
-                                  ? imap_factory(config, store.value().get(), users, tls_on)
-                                  : unavailable_factory(kind, host);
+    session_factory factory = factory_for(kind, tls_on);
     listener_options listener;
     listener.name = name;
     listener.address = *address;
@@ -126,6 +186,14 @@ int run(const std::optional<std::string>& config_file, const config_overrides& f
   add(config.listen.pop3, "pop3", false, protocol_kind::pop3);
   add(config.listen.pop3s, "pop3s", true, protocol_kind::pop3);
   add(config.listen.lmtp, "lmtp", false, protocol_kind::lmtp);
+  if (config.listen.lmtp_socket) {
+    listener_options listener;
+    listener.name = "lmtp-socket";
+    listener.unix_path = config.lmtp_socket_path();
+    listener.factory = factory_for(protocol_kind::lmtp, false);
+    listener.refusal = refusal_for(protocol_kind::lmtp);
+    options.listeners.push_back(std::move(listener));
+  }
   options.admin = config.listen.admin;
   options.tls_cert = tls.cert;
   options.tls_key = tls.key;
@@ -176,6 +244,8 @@ int main(int argc, char** argv) {
   app.add_option("--pop3s", flags.pop3s, std::string("POP3S listener: ") + addr_help);
   app.add_option("--lmtp", flags.lmtp, std::string("LMTP listener: ") + addr_help);
   app.add_option("--admin", flags.admin, std::string("admin HTTP listener: ") + addr_help);
+  app.add_option("--lmtp-socket", flags.lmtp_socket,
+                 "LMTP unix socket: PATH (relative to the data dir) or off (default lmtp.sock)");
   app.add_option("--users", users_file, "passwd-file (default <data-dir>/users)");
   app.add_option("--tls-cert", tls_cert, "PEM certificate chain (default: self-signed)");
   app.add_option("--tls-key", tls_key, "PEM private key");

@@ -11,9 +11,11 @@
 
 namespace packmail::server {
 
-user_db::user_db(std::filesystem::path file, std::chrono::steady_clock::duration check_interval)
+user_db::user_db(std::filesystem::path file, std::chrono::steady_clock::duration check_interval,
+                 address_rules rules)
     : file_(std::move(file)),
       check_interval_(check_interval),
+      rules_(std::move(rules)),
       table_(std::make_shared<passwd_table>()) {
   std::lock_guard lock(mutex_);
   reload_locked(true);
@@ -79,18 +81,37 @@ std::shared_ptr<const passwd_table> user_db::table() {
   return table_;
 }
 
-bool user_db::authenticate(std::string_view user, std::string_view password) {
+std::optional<std::string> user_db::resolve_login(std::string_view login) {
   const auto t = table();
-  const auto* entry = t->find(user);
+  const passwd_entry* entry = find_login_user(*t, rules_, login);
+  if (entry == nullptr) return std::nullopt;
+  return fold_user_name(entry->user);
+}
+
+std::optional<std::string> user_db::authenticate_user(std::string_view login,
+                                                      std::string_view password) {
+  const auto t = table();
+  const passwd_entry* entry = find_login_user(*t, rules_, login);
   if (entry == nullptr) {
     // Spend the time a real (default-scheme) check takes, so that response
     // times do not tell which user names exist.
     static const stored_password k_dummy =
         *parse_stored_password(hash_password(password_scheme::argon2id, "packmail")).value;
     (void)verify_password(k_dummy, password);
-    return false;
+    return std::nullopt;
   }
-  return verify_password(entry->password, password);
+  if (!verify_password(entry->password, password)) return std::nullopt;
+  return fold_user_name(entry->user);
+}
+
+bool user_db::authenticate(std::string_view user, std::string_view password) {
+  return authenticate_user(user, password).has_value();
+}
+
+std::optional<mapped_recipient> user_db::resolve_recipient(std::string_view local_part,
+                                                           std::string_view domain) {
+  const auto t = table();
+  return map_recipient(*t, rules_, local_part, domain);
 }
 
 }  // namespace packmail::server

@@ -21,6 +21,7 @@
 #include <string_view>
 
 #include "users/passwd_file.h"
+#include "users/recipient_map.h"
 
 namespace packmail::server {
 
@@ -28,17 +29,30 @@ class user_db {
  public:
   // Loads the file now; a file that does not parse is an error at startup
   // (std::runtime_error with "<path>: line N: ..."), since there is no last
-  // good table yet. check_interval: Default: 1 s.
+  // good table yet. check_interval: Default: 1 s. rules: how addresses and
+  // login names name users (users/recipient_map.h). Default: every domain
+  // local, delimiter "+".
   explicit user_db(std::filesystem::path file,
-                   std::chrono::steady_clock::duration check_interval = std::chrono::seconds(1));
+                   std::chrono::steady_clock::duration check_interval = std::chrono::seconds(1),
+                   address_rules rules = {});
 
   // The current table (after a reload check).
   std::shared_ptr<const passwd_table> table();
-  // True when the user exists and the password verifies. Slow by design
-  // (Argon2id/crypt), also for unknown users (an Argon2id check against a
-  // dummy hash, so timing does not reveal which users exist): call it off the
-  // I/O threads.
+  // The canonical (folded) name of the user a login names: "alice" or
+  // "alice@example.com" (find_login_user), or nullopt.
+  std::optional<std::string> resolve_login(std::string_view login);
+  // The canonical (folded) user name when the login names a user and the
+  // password verifies, else nullopt: the authenticator for IMAP and POP3.
+  // Slow by design (Argon2id/crypt), also for unknown users (an Argon2id
+  // check against a dummy hash, so timing does not reveal which users
+  // exist): call it off the I/O threads.
+  std::optional<std::string> authenticate_user(std::string_view login, std::string_view password);
+  // authenticate_user(...).has_value().
   bool authenticate(std::string_view user, std::string_view password);
+  // Where mail for local_part@domain goes (map_recipient), or nullopt.
+  std::optional<mapped_recipient> resolve_recipient(std::string_view local_part,
+                                                    std::string_view domain);
+  const address_rules& rules() const { return rules_; }
   std::size_t user_count() { return table()->size(); }
   const std::filesystem::path& file() const { return file_; }
 
@@ -58,6 +72,7 @@ class user_db {
 
   const std::filesystem::path file_;
   const std::chrono::steady_clock::duration check_interval_;
+  const address_rules rules_;
   std::mutex mutex_;
   std::shared_ptr<const passwd_table> table_;
   identity loaded_;  // the version table_ or the last rejected file came from

@@ -7,11 +7,11 @@ import socket
 import ssl
 import time
 
-from harness import (Server, check, first_line, free_port, http_get, plain_greeting, run_tests, tls_context,
-                     tls_greeting, wait_for, DEADLINE)
+from harness import (Server, check, first_line, free_port, http_get, run_tests, tls_context,
+                     wait_for, DEADLINE)
 
 IMAP_OK = b"* OK [CAPABILITY IMAP4rev1 "
-POP3_ERR = b"-ERR [SYS/TEMP] "
+POP3_OK = b"+OK "
 
 
 def test_greetings_plain_and_tls(args, tmp):
@@ -20,17 +20,17 @@ def test_greetings_plain_and_tls(args, tmp):
         cafile = os.path.join(data, "tls", "cert.pem")
         got = first_line(srv.ports["imap"])
         check(got.startswith(IMAP_OK) and got.endswith(b"\r\n"), "imap greeting: %r" % got)
-        got = plain_greeting(srv.ports["pop3"])
-        check(got.startswith(POP3_ERR) and got.endswith(b"\r\n") and got.count(b"\r\n") == 1,
+        got = first_line(srv.ports["pop3"])
+        check(got.startswith(POP3_OK) and got.endswith(b"\r\n") and got.count(b"\r\n") == 1,
               "pop3 greeting: %r" % got)
-        lmtp = plain_greeting(srv.ports["lmtp"])
-        check(lmtp.startswith(b"421 4.3.2 ") and lmtp.endswith(b"Service not available\r\n"),
+        lmtp = first_line(srv.ports["lmtp"])
+        check(lmtp.startswith(b"220 ") and lmtp.endswith(b" packmail LMTP ready\r\n"),
               "lmtp greeting: %r" % lmtp)
         # Implicit TLS, verified against the generated certificate for "localhost".
         got = first_line(srv.ports["imaps"], cafile)
         check(got.startswith(IMAP_OK), "imaps greeting over TLS: %r" % got)
-        got = tls_greeting(srv.ports["pop3s"], cafile)
-        check(got.startswith(POP3_ERR), "pop3s greeting over TLS: %r" % got)
+        got = first_line(srv.ports["pop3s"], cafile)
+        check(got.startswith(POP3_OK), "pop3s greeting over TLS: %r" % got)
         # Many connections at once are all served (one coroutine each).
         socks = [socket.create_connection(("127.0.0.1", srv.ports["imap"]), timeout=DEADLINE)
                  for _ in range(50)]
@@ -111,7 +111,7 @@ def test_self_signed_certificate_created_then_reused(args, tmp):
         with open(cert, "rb") as f:
             check(f.read() == first, "certificate was regenerated")
         check("using self-signed certificate" in srv.log_text(), "reuse not logged")
-        check(tls_greeting(srv.ports["pop3s"], cert).startswith(POP3_ERR), "pop3s greeting")
+        check(first_line(srv.ports["pop3s"], cert).startswith(POP3_OK), "pop3s greeting")
         check(srv.terminate() == 0, "exit code")
 
 
@@ -139,7 +139,8 @@ def test_config_file_and_flag_precedence(args, tmp):
     # win over the file, the file over the defaults.
     with open(config, "w") as f:
         f.write('log_level = "debug"\n[listen]\nimap = "127.0.0.1:%d"\n'
-                'imaps = "off"\npop3 = "off"\npop3s = "off"\nlmtp = "off"\n' % free_port())
+                'imaps = "off"\npop3 = "off"\npop3s = "off"\nlmtp = "off"\n'
+                'lmtp_socket = "off"\n' % free_port())
     srv.args += ["--config", config]
     with srv.start().wait_ready():
         ready = next(l for l in srv.log_text().splitlines() if "packmaild ready" in l)

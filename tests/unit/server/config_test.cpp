@@ -24,6 +24,9 @@ TEST_CASE("defaults are the documented ones") {
   CHECK(c.limits.max_literal_size == 64ull << 20);
   CHECK(c.limits.imap_idle_timeout == 1800s);
   CHECK(c.limits.pop3_idle_timeout == 600s);
+  CHECK(c.limits.lmtp_max_recipients == 500);
+  CHECK(c.delivery.local_domains.empty());
+  CHECK(c.delivery.recipient_delimiter == "+");
   CHECK_NOTHROW(validate(c));
 }
 
@@ -59,6 +62,11 @@ auth_failure_limit = 5
 imap_idle_timeout_seconds = 3600
 pop3_idle_timeout_seconds = 700
 lmtp_idle_timeout_seconds = 60
+lmtp_max_recipients = 100
+
+[delivery]
+local_domains = ["example.com", "Example.ORG"]
+recipient_delimiter = "+-"
 )",
                     "test.toml");
   CHECK(c.data_dir == "/srv/mail");
@@ -84,6 +92,9 @@ lmtp_idle_timeout_seconds = 60
   CHECK(c.limits.imap_idle_timeout == 3600s);
   CHECK(c.limits.pop3_idle_timeout == 700s);
   CHECK(c.limits.lmtp_idle_timeout == 60s);
+  CHECK(c.limits.lmtp_max_recipients == 100);
+  CHECK(c.delivery.local_domains == std::vector<std::string>{"example.com", "Example.ORG"});
+  CHECK(c.delivery.recipient_delimiter == "+-");
   CHECK_NOTHROW(validate(c));
 }
 
@@ -103,7 +114,44 @@ TEST_CASE("an unknown key is an error naming the key") {
   CHECK_THROWS_WITH(apply_config_toml(c, "datadir = \"x\"\n", "p.toml"),
                     Catch::Contains("'datadir'"));
   CHECK_THROWS_WITH(apply_config_toml(c, "[imap]\nport = 1\n", "p.toml"),
-                    Catch::Contains("'imap'"));
+                    Catch::Contains("'imap.port'"));
+  CHECK_THROWS_WITH(apply_config_toml(c, "[smtp]\nport = 1\n", "p.toml"),
+                    Catch::Contains("'smtp'"));
+}
+
+TEST_CASE("the LMTP socket: relative to the data dir, absolute, or off") {
+  server_config c;
+  CHECK(c.lmtp_socket_path() == std::filesystem::path("packmail-data/lmtp.sock"));
+  apply_config_toml(c, "data_dir = \"/srv/mail\"\n[listen]\nlmtp_socket = \"run/lmtp\"\n",
+                    "p.toml");
+  CHECK(c.lmtp_socket_path() == std::filesystem::path("/srv/mail/run/lmtp"));
+  apply_config_toml(c, "[listen]\nlmtp_socket = \"/run/packmail/lmtp\"\n", "p.toml");
+  CHECK(c.lmtp_socket_path() == std::filesystem::path("/run/packmail/lmtp"));
+  apply_config_toml(c, "[listen]\nlmtp_socket = \"off\"\n", "p.toml");
+  CHECK_FALSE(c.listen.lmtp_socket.has_value());
+  CHECK_THROWS_WITH(
+      apply_config_toml(c, "[listen]\nlmtp_socket = \"/" + std::string(200, 'x') + "\"\n",
+                        "p.toml"),
+      Catch::Contains("'listen.lmtp_socket'"));
+  config_overrides flags;
+  flags.lmtp_socket = "off";
+  CHECK_FALSE(load_config(std::nullopt, flags).listen.lmtp_socket.has_value());
+  flags.lmtp_socket = "/tmp/x.sock";
+  CHECK(load_config(std::nullopt, flags).lmtp_socket_path() == "/tmp/x.sock");
+}
+
+TEST_CASE("IMAP literals and the pipelining limit") {
+  server_config c;
+  CHECK(c.imap.literal_plus);
+  CHECK(c.limits.max_pipelined_commands == 32);
+  apply_config_toml(c, "[imap]\nliteral_plus = false\n[limits]\nmax_pipelined_commands = 4\n",
+                    "p.toml");
+  CHECK_FALSE(c.imap.literal_plus);
+  CHECK(c.limits.max_pipelined_commands == 4);
+  CHECK_THROWS_WITH(apply_config_toml(c, "[imap]\nliteral_plus = 1\n", "p.toml"),
+                    Catch::Contains("'imap.literal_plus'"));
+  CHECK_THROWS_WITH(apply_config_toml(c, "[limits]\nmax_pipelined_commands = 0\n", "p.toml"),
+                    Catch::Contains("'limits.max_pipelined_commands'"));
 }
 
 TEST_CASE("wrong types and values out of range are errors naming the key") {
@@ -119,6 +167,31 @@ TEST_CASE("wrong types and values out of range are errors naming the key") {
   CHECK_THROWS_WITH(apply_config_toml(c, "listen = 5\n", "p.toml"), Catch::Contains("'listen'"));
   CHECK_THROWS_WITH(apply_config_toml(c, "[listen]\nimap = \"nowhere\"\n", "p.toml"),
                     Catch::Contains("'listen.imap'") && Catch::Contains("nowhere"));
+}
+
+TEST_CASE("delivery keys: an empty delimiter turns it off, bad values name the key") {
+  server_config c;
+  apply_config_toml(c, "[delivery]\nrecipient_delimiter = \"\"\nlocal_domains = []\n", "d.toml");
+  CHECK(c.delivery.recipient_delimiter.empty());
+  CHECK(c.delivery.local_domains.empty());
+  CHECK_THROWS_WITH(apply_config_toml(c, "[delivery]\nlocal_domains = \"example.com\"\n", "d.toml"),
+                    Catch::Contains("'delivery.local_domains'") && Catch::Contains("array"));
+  CHECK_THROWS_WITH(apply_config_toml(c, "[delivery]\nlocal_domains = [\"a.b\", 3]\n", "d.toml"),
+                    Catch::Contains("'delivery.local_domains'"));
+  CHECK_THROWS_WITH(apply_config_toml(c, "[delivery]\nlocal_domains = [\"\"]\n", "d.toml"),
+                    Catch::Contains("'delivery.local_domains'") && Catch::Contains("invalid"));
+  CHECK_THROWS_WITH(apply_config_toml(c, "[delivery]\nlocal_domains = [\"a@b.c\"]\n", "d.toml"),
+                    Catch::Contains("'delivery.local_domains'") && Catch::Contains("a@b.c"));
+  CHECK_THROWS_WITH(apply_config_toml(c, "[delivery]\nrecipient_delimiter = \"@\"\n", "d.toml"),
+                    Catch::Contains("'delivery.recipient_delimiter'"));
+  CHECK_THROWS_WITH(apply_config_toml(c, "[delivery]\nrecipient_delimiter = \" \"\n", "d.toml"),
+                    Catch::Contains("'delivery.recipient_delimiter'"));
+  CHECK_THROWS_WITH(apply_config_toml(c, "[delivery]\nrecipient_delimiter = 1\n", "d.toml"),
+                    Catch::Contains("'delivery.recipient_delimiter'") && Catch::Contains("string"));
+  CHECK_THROWS_WITH(apply_config_toml(c, "[delivery]\ndomains = []\n", "d.toml"),
+                    Catch::Contains("'delivery.domains'") && Catch::Contains("unknown"));
+  CHECK_THROWS_WITH(apply_config_toml(c, "[limits]\nlmtp_max_recipients = 0\n", "d.toml"),
+                    Catch::Contains("'limits.lmtp_max_recipients'"));
 }
 
 TEST_CASE("a syntax error names file, line and column") {

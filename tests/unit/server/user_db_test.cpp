@@ -91,3 +91,49 @@ TEST_CASE("the file is checked at most once per interval") {
   CHECK(db.user_count() == 2);
   CHECK_FALSE(db.reload_if_changed());  // unchanged
 }
+
+TEST_CASE("authenticate_user returns the canonical name; a login may be an address") {
+  testing::temp_dir dir;
+  write(dir / "users", "Alice:{PLAIN}pw\nBob@Example.com:{PLAIN}b\n");
+  {
+    user_db db(dir / "users", 0s);
+    CHECK(db.authenticate_user("alice", "pw") == "alice");
+    CHECK(db.authenticate_user("ALICE@example.net", "pw") == "alice");  // no domains: all local
+    CHECK(db.authenticate_user("bob@example.com", "b") == "bob@example.com");
+    CHECK(db.authenticate_user("BOB@EXAMPLE.COM", "b") == "bob@example.com");
+    CHECK_FALSE(db.authenticate_user("bob", "b"));  // "bob" alone is not a user
+    CHECK_FALSE(db.authenticate_user("alice@example.net", "PW"));
+    CHECK_FALSE(db.authenticate_user("carol", "pw"));
+    CHECK(db.authenticate("alice@x", "pw"));
+    CHECK(db.resolve_login("Alice@Example.com") == "alice");
+    CHECK_FALSE(db.resolve_login("nobody"));
+  }
+  address_rules rules;
+  rules.local_domains = {"example.com"};
+  user_db db(dir / "users", 0s, rules);
+  CHECK(db.authenticate_user("alice@EXAMPLE.com", "pw") == "alice");
+  CHECK_FALSE(db.authenticate_user("alice@example.net", "pw"));
+  CHECK(db.authenticate_user("alice", "pw") == "alice");
+  CHECK(db.rules().local_domains.size() == 1);
+}
+
+TEST_CASE("resolve_recipient follows the users file and the rules") {
+  testing::temp_dir dir;
+  const auto file = dir / "users";
+  write(file, "alice:{PLAIN}pw\n");
+  user_db db(file, 0s);
+  CHECK(db.resolve_recipient("alice+work", "example.com") ==
+        mapped_recipient{"alice", std::string("work")});
+  CHECK_FALSE(db.resolve_recipient("bob", "example.com"));
+  write(file, "alice:{PLAIN}pw\nbob:{PLAIN}pw\n");
+  CHECK(db.resolve_recipient("Bob", "") == mapped_recipient{"bob", std::nullopt});
+
+  auto users = std::make_shared<user_db>(file, 0s);
+  const auto resolve = lmtp_recipient_resolver(users);
+  const auto found = resolve("alice+x", "example.com");
+  REQUIRE(std::holds_alternative<packmail::protocols::lmtp::recipient>(found));
+  CHECK(std::get<packmail::protocols::lmtp::recipient>(found).user == "alice");
+  CHECK(std::get<packmail::protocols::lmtp::recipient>(found).folder == "x");
+  CHECK(std::holds_alternative<packmail::protocols::lmtp::unknown_recipient>(
+      resolve("carol", "example.com")));
+}
