@@ -38,7 +38,7 @@ test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS) --timeout 900
 
 bench: configure
-	cmake --build $(BUILD_DIR) -j$(JOBS) --target store_bench
+	cmake --build $(BUILD_DIR) -j$(JOBS) --target benches packmaild packmailctl
 	@scripts/run-benches.sh $(BUILD_DIR)
 
 format:

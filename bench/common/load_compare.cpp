@@ -1,0 +1,414 @@
+#include "common/load_compare.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <memory>
+#include <optional>
+
+namespace packmail::bench {
+
+namespace {
+
+using json = nlohmann::ordered_json;
+
+struct server_run {
+  std::string name;    // "packmail", "dovecot-default", "dovecot-performance"
+  load_result result;  // closed loop
+  load_result paced;   // paced at the common rate
+  std::string error;   // the closed-loop run failed
+  std::string paced_error;
+  json extra;  // seeding time
+  bool paced_ran = false;
+  bool ok() const { return error.empty() && result.unavailable.empty(); }
+};
+
+void print_row(std::string_view what, const std::vector<std::string>& cells) {
+  std::string line = fmt::format("  {:<32}", what);
+  for (const auto& c : cells) line += fmt::format(" {:>21}", c);
+  fmt::print("{}\n", line);
+}
+
+std::string cell_of(const server_run& run, const std::function<std::string(const load_result&)>& f,
+                    bool paced) {
+  if (!run.error.empty()) return "error";
+  if (!run.result.unavailable.empty()) return "not available";
+  return f(paced ? run.paced : run.result);
+}
+
+bool wants(const load_compare_options& o, const std::string& name) {
+  if (o.skip_dovecot && name.starts_with("dovecot")) return false;
+  return std::find(o.servers.begin(), o.servers.end(), name) != o.servers.end();
+}
+
+}  // namespace
+
+void add_load_compare_options(CLI::App& app, load_compare_options& o) {
+  app.add_option("--clients", o.clients, "concurrent clients")
+      ->check(CLI::Range(1u, 10000u))
+      ->capture_default_str();
+  app.add_option("--duration", o.duration_s, "seconds measured per server")
+      ->check(CLI::Range(1.0, 3600.0))
+      ->capture_default_str();
+  app.add_option("--warmup", o.warmup_s, "seconds of load before measuring")
+      ->check(CLI::Range(0.0, 600.0))
+      ->capture_default_str();
+  app.add_option("--users", o.users, "users (0: 2 x clients; at least --clients)")
+      ->capture_default_str();
+  app.add_option("--messages-per-user", o.messages_per_user, "messages seeded per INBOX")
+      ->check(CLI::Range(10u, 100000u))
+      ->capture_default_str();
+  app.add_option("--scheme", o.scheme, "password scheme of the users (packmailctl --scheme)")
+      ->check(CLI::IsMember({"SHA512-CRYPT", "ARGON2ID", "BLF-CRYPT", "PLAIN"}))
+      ->capture_default_str();
+  app.add_option("--servers", o.servers, "servers to run")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"packmail", "dovecot-default", "dovecot-performance"}))
+      ->capture_default_str();
+  app.add_option("--paced-fraction", o.paced_fraction,
+                 "paced phase rate, as a fraction of the slowest server's closed-loop rate (0: no "
+                 "paced phase)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  app.add_flag("--skip-dovecot", o.skip_dovecot, "run packmail only");
+  app.add_option("--packmaild", o.packmaild, "packmaild binary (default: the build tree's)");
+  app.add_option("--packmailctl", o.packmailctl, "packmailctl binary (default: the build tree's)");
+  app.add_option("--sources", o.sources, "loopback source addresses 127.0.0.2... to spread over")
+      ->check(CLI::Range(1u, 250u))
+      ->capture_default_str();
+  app.add_flag("--keep", o.keep, "keep the scratch directory (data, configs, logs)");
+  app.add_option("--seed", o.seed, "message generator seed")->capture_default_str();
+}
+
+int run_load_compare(const load_protocol& p, const load_compare_options& options,
+                     const char* argv0) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  install_cleanup_handlers();
+  load_compare_options o = options;
+  if (o.users == 0) o.users = 2 * o.clients;
+  o.users = std::max(o.users, o.clients);
+  const std::uint64_t open_files = raise_open_file_limit();
+  const fs::path packmaild = find_build_binary(argv0, "packmaild", o.packmaild);
+  const fs::path packmailctl = find_build_binary(argv0, "packmailctl", o.packmailctl);
+
+  scratch_dir scratch(p.bench, o.keep);
+  const std::string date = utc_now();
+  fmt::print("{}: packmail vs Dovecot ({})\n", p.bench, date);
+  fmt::print("machine: {}\n", machine_line());
+  fmt::print("load: {}\n", p.title);
+  fmt::print(
+      "      {} clients (one io_context thread), {} users ({} seeded messages each), from {} "
+      "loopback addresses; per server {:.0f} s warm-up + {:.0f} s measured in a closed loop, "
+      "then the same paced at {:.0f}% of the slowest server's closed-loop rate\n",
+      o.clients, o.users, o.messages_per_user, o.sources, o.warmup_s, o.duration_s,
+      100 * o.paced_fraction);
+  fmt::print(
+      "passwords: {} for every user, verified by both servers on every login (no auth cache "
+      "on either)\n",
+      o.scheme);
+  fmt::print("scratch: {}\n", scratch.path().string());
+  fmt::print("machine busy before the run: {:.0f}% (anything else running distorts the figures)\n",
+             machine_busy_over(std::chrono::seconds(1)));
+
+  const bench_users users = create_users(packmailctl, scratch.path() / "users", o.users, o.scheme);
+  const message_generator generator(o.seed);
+  const session_function session = p.make_session(users, o.clients);
+
+  load_options lo;
+  lo.clients = o.clients;
+  lo.warmup = std::chrono::milliseconds(static_cast<long>(o.warmup_s * 1000));
+  lo.duration = std::chrono::milliseconds(static_cast<long>(o.duration_s * 1000));
+  lo.sources = loopback_sources(o.sources);
+
+  std::vector<server_run> runs;
+  for (const char* name : {"packmail", "dovecot-default", "dovecot-performance"}) {
+    if (wants(o, name)) runs.push_back(server_run{name, {}, {}, {}, {}, json::object()});
+  }
+
+  // Dovecot's prerequisites, once.
+  std::string dovecot_version, dovecot_error;
+  std::optional<system_user> mail_user;
+  for (const auto& r : runs) {
+    if (!r.name.starts_with("dovecot") || mail_user || !dovecot_error.empty()) continue;
+    try {
+      dovecot_version = ensure_dovecot_installed();
+      mail_user = ensure_system_user("packmail-bench");
+    } catch (const std::exception& e) {
+      dovecot_error = e.what();
+    }
+  }
+
+  // Starts the run's server, calls body(imap port, port under load, pid),
+  // stops it. Dovecot's two modes share one mail directory; packmail keeps
+  // its data directory across restarts.
+  const auto with_server =
+      [&](const server_run& run,
+          const std::function<void(std::uint16_t, std::uint16_t, pid_t)>& body) {
+        if (run.name == "packmail") {
+          packmail_options po;
+          po.packmaild = packmaild;
+          po.dir = scratch.path() / "packmail";
+          po.users_file = users.file;
+          po.imap_port = free_port();
+          po.pop3_port = p.protocol == "pop3" ? free_port() : 0;
+          packmail_server server(po);
+          body(po.imap_port, p.protocol == "pop3" ? po.pop3_port : po.imap_port, server.pid());
+          server.stop();
+          return;
+        }
+        if (!mail_user) throw std::runtime_error(dovecot_error);
+        dovecot_options d;
+        d.dir = scratch.path() / run.name;
+        d.home_root = scratch.path() / "dovecot-homes";
+        d.users_file = users.file;
+        d.mode = run.name == "dovecot-default" ? dovecot_login_mode::standard
+                                               : dovecot_login_mode::performance;
+        d.mail_user = *mail_user;
+        d.imap_port = free_port();
+        d.pop3_port = p.protocol == "pop3" ? free_port() : 0;
+        d.max_connections = std::max(1000u, 2 * o.clients);
+        dovecot_server server(d);
+        body(d.imap_port, p.protocol == "pop3" ? d.pop3_port : d.imap_port, server.pid());
+        server.stop();
+      };
+
+  // Phase 1: the closed loop, each server's maximum rate.
+  bool dovecot_seeded = false;
+  for (auto& run : runs) {
+    try {
+      const auto body = [&](std::uint16_t imap_port, std::uint16_t load_port, pid_t pid) {
+        const bool seed = run.name == "packmail" || !dovecot_seeded;
+        if (seed) {
+          fmt::print(stderr, "{}: seeding {} x {} messages over IMAP...\n", run.name, o.users,
+                     o.messages_per_user);
+          const auto t0 = std::chrono::steady_clock::now();
+          seed_imap(tcp::endpoint(asio::ip::address_v4::loopback(), imap_port), users,
+                    o.messages_per_user, generator);
+          run.extra["seed_seconds"] =
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          if (run.name != "packmail") dovecot_seeded = true;
+        }
+        fmt::print(stderr, "{}: closed loop, {} clients for {:.0f}+{:.0f} s...\n", run.name,
+                   o.clients, o.warmup_s, o.duration_s);
+        lo.server = tcp::endpoint(asio::ip::address_v4::loopback(), load_port);
+        lo.server_pid = pid;
+        lo.sessions_per_second = 0;
+        run.result = run_closed_loop(lo, p.step_names, p.greet, session);
+        fmt::print(stderr, "{}: {:.0f} sessions/s, {} failed{}\n", run.name,
+                   run.result.sessions_per_second(), run.result.errors,
+                   run.result.unavailable.empty()
+                       ? ""
+                       : " (not available: " + run.result.unavailable + ")");
+      };
+      with_server(run, body);
+    } catch (const std::exception& e) {
+      run.error = e.what();
+      fmt::print(stderr, "{}: FAILED: {}\n", run.name, run.error);
+    }
+  }
+
+  // Phase 2: every server at the same paced rate, for latency at equal load.
+  double paced_rate = 0;
+  std::size_t ok_runs = 0;
+  for (const auto& r : runs) {
+    if (!r.ok()) continue;
+    ++ok_runs;
+    const double rate = o.paced_fraction * r.result.sessions_per_second();
+    paced_rate = paced_rate == 0 ? rate : std::min(paced_rate, rate);
+  }
+  // Only packmail's latency against Dovecot's is a target: without packmail
+  // the paced phase would measure nothing the report uses.
+  bool packmail_ok = false;
+  for (const auto& r : runs) packmail_ok = packmail_ok || (r.name == "packmail" && r.ok());
+  const bool run_paced = packmail_ok && ok_runs >= 2 && paced_rate > 0;
+  if (run_paced) {
+    for (auto& run : runs) {
+      if (!run.ok()) continue;
+      try {
+        const auto body = [&](std::uint16_t, std::uint16_t load_port, pid_t pid) {
+          fmt::print(stderr, "{}: paced at {:.0f} sessions/s for {:.0f}+{:.0f} s...\n", run.name,
+                     paced_rate, o.warmup_s, o.duration_s);
+          lo.server = tcp::endpoint(asio::ip::address_v4::loopback(), load_port);
+          lo.server_pid = pid;
+          lo.sessions_per_second = paced_rate;
+          run.paced = run_closed_loop(lo, p.step_names, p.greet, session);
+        };
+        with_server(run, body);
+        run.paced_ran = true;
+      } catch (const std::exception& e) {
+        run.paced_error = e.what();
+        fmt::print(stderr, "{}: paced run FAILED: {}\n", run.name, run.paced_error);
+      }
+    }
+  }
+
+  // --- the table ---------------------------------------------------------------------
+  fmt::print("\n");
+  std::vector<std::string> header;
+  for (const auto& r : runs) header.push_back(r.name);
+  print_row("", header);
+  const auto row = [&](std::string_view what, std::function<std::string(const load_result&)> f,
+                       bool paced = false) {
+    std::vector<std::string> cells;
+    for (const auto& r : runs) {
+      if (paced && !r.paced_ran) {
+        cells.push_back(r.paced_error.empty() ? "-" : "error");
+      } else {
+        cells.push_back(cell_of(
+            r, [&](const load_result& x) { return f(x); }, paced));
+      }
+    }
+    print_row(what, cells);
+  };
+  const auto latency = [](const latency_recorder& l) {
+    return fmt::format("{:.2f} / {:.2f}", l.percentile_ms(50), l.percentile_ms(99));
+  };
+  fmt::print("  closed loop: {} clients, each starting its next session at once\n", o.clients);
+  row("sessions/s", [](const load_result& r) { return with_commas(r.sessions_per_second()); });
+  row("commands/s", [](const load_result& r) { return with_commas(r.commands_per_second()); });
+  row("sessions measured (failed)",
+      [](const load_result& r) { return fmt::format("{} ({})", r.sessions, r.errors); });
+  row("command latency p50 / p99 ms",
+      [&](const load_result& r) { return latency(r.commands_latency); });
+  row("session latency p50 / p99 ms",
+      [&](const load_result& r) { return latency(r.session_latency); });
+  for (std::size_t i = 0; i < p.step_names.size(); ++i) {
+    row(fmt::format("  {} p50 / p99 ms", p.step_names[i]),
+        [&, i](const load_result& r) { return latency(r.steps[i]); });
+  }
+  row("server CPU ms / session", [](const load_result& r) {
+    return fmt::format("{:.2f}", r.sessions ? 1000.0 * r.server_cpu_seconds / r.sessions : 0.0);
+  });
+  row("load generator CPU (1 core)",
+      [](const load_result& r) { return fmt::format("{:.0f}%", 100.0 * r.client_core_share()); });
+  row("machine busy",
+      [](const load_result& r) { return fmt::format("{:.0f}%", r.machine_busy_percent); });
+  if (run_paced) {
+    fmt::print(
+        "\n  paced: {:.0f} sessions/s for every server ({:.0f}% of the slowest one's closed-loop "
+        "rate), at most {} at once; latency at equal load\n",
+        paced_rate, 100 * o.paced_fraction, o.clients);
+    row(
+        "sessions/s", [](const load_result& r) { return with_commas(r.sessions_per_second()); },
+        true);
+    row(
+        "sessions started late (> 10 ms)",
+        [](const load_result& r) { return fmt::format("{}", r.late_sessions); }, true);
+    row(
+        "command latency p50 / p99 ms",
+        [&](const load_result& r) { return latency(r.commands_latency); }, true);
+    row(
+        "session latency p50 / p99 ms",
+        [&](const load_result& r) { return latency(r.session_latency); }, true);
+    for (std::size_t i = 0; i < p.step_names.size(); ++i) {
+      row(
+          fmt::format("  {} p50 / p99 ms", p.step_names[i]),
+          [&, i](const load_result& r) { return latency(r.steps[i]); }, true);
+    }
+    row(
+        "server CPU ms / session",
+        [](const load_result& r) {
+          return fmt::format("{:.2f}",
+                             r.sessions ? 1000.0 * r.server_cpu_seconds / r.sessions : 0.0);
+        },
+        true);
+    row(
+        "machine busy",
+        [](const load_result& r) { return fmt::format("{:.0f}%", r.machine_busy_percent); }, true);
+  }
+  for (const auto& r : runs) {
+    if (!r.error.empty()) fmt::print("\n  {} FAILED: {}\n", r.name, r.error);
+    if (!r.result.unavailable.empty()) {
+      fmt::print("\n  {}: {} is not available: {}\n", r.name, p.protocol, r.result.unavailable);
+    }
+    for (const load_result* x : {&r.result, &r.paced}) {
+      if (r.error.empty() && r.result.unavailable.empty() && x->errors > 0) {
+        fmt::print("\n  {}: {} failed sessions; first: {}\n", r.name, x->errors, x->first_error);
+      }
+    }
+  }
+
+  // --- targets and JSON ---------------------------------------------------------------
+  json out;
+  out["bench"] = p.bench;
+  out["date"] = date;
+  out["machine"] = machine_json();
+  out["clients"] = o.clients;
+  out["users"] = o.users;
+  out["messages_per_user"] = o.messages_per_user;
+  out["warmup_s"] = o.warmup_s;
+  out["duration_s"] = o.duration_s;
+  out["password_scheme"] = o.scheme;
+  out["open_files_limit"] = open_files;
+  if (!dovecot_version.empty()) out["dovecot_version"] = dovecot_version;
+  out["paced_sessions_per_second"] = run_paced ? json(paced_rate) : json(nullptr);
+  const server_run* pm = nullptr;
+  for (const auto& r : runs) {
+    json j = json::object();
+    if (r.ok()) j["closed_loop"] = r.result.to_json();
+    if (r.paced_ran) j["paced"] = r.paced.to_json();
+    if (!r.error.empty()) j["error"] = r.error;
+    if (!r.paced_error.empty()) j["paced_error"] = r.paced_error;
+    if (!r.result.unavailable.empty()) j["unavailable"] = r.result.unavailable;
+    for (const auto& [k, v] : r.extra.items()) j[k] = v;
+    out["servers"][r.name] = j;
+    if (r.name == "packmail") pm = &r;
+  }
+  // The p99 target compares latency at equal load (the paced phase): in the
+  // closed loop each server's latency mostly reflects its own queue (Little's
+  // law: clients / rate), and Dovecot's default mode queues its clients in
+  // connect, before the commands.
+  fmt::print(
+      "\n  targets: packmail sessions/s >= {:.0f}x Dovecot's (closed loop); command p99 no worse "
+      "({})\n",
+      p.target_sessions_ratio, run_paced ? "paced, equal load" : "closed loop: no paced phase ran");
+  json ratios = json::object(), met = json::object();
+  bool all_met = pm && pm->ok();
+  bool compared = false;
+  for (const auto& r : runs) {
+    if (!r.name.starts_with("dovecot") || !pm || !pm->ok() || !r.ok()) continue;
+    compared = true;
+    const auto ratio = [](double a, double b) { return a / std::max(b, 1e-9); };
+    const bool paced = pm->paced_ran && r.paced_ran;
+    const load_result& pm_latency = paced ? pm->paced : pm->result;
+    const load_result& d_latency = paced ? r.paced : r.result;
+    const double sessions = ratio(pm->result.sessions_per_second(), r.result.sessions_per_second());
+    const double p99 = ratio(pm_latency.commands_latency.percentile_ms(99),
+                             d_latency.commands_latency.percentile_ms(99));
+    const double session_p99 = ratio(pm_latency.session_latency.percentile_ms(99),
+                                     d_latency.session_latency.percentile_ms(99));
+    const bool met_sessions = sessions >= p.target_sessions_ratio;
+    const bool met_p99 = p99 <= 1.0;
+    all_met = all_met && met_sessions && met_p99;
+    fmt::print(
+        "  vs {:<21} sessions/s {:>6.2f}x (>= {:.0f}x) {}   command p99 {:>5.2f}x (<= 1x) {}   "
+        "(session p99 {:.2f}x)\n",
+        r.name, sessions, p.target_sessions_ratio, met_sessions ? "PASS" : "MISS", p99,
+        met_p99 ? "PASS" : "MISS", session_p99);
+    ratios[r.name] = {
+        {"sessions_per_second", sessions},
+        {"command_p99", p99},
+        {"session_p99", session_p99},
+        {"latency_phase", paced ? "paced" : "closed_loop"},
+        {"closed_loop_command_p99", ratio(pm->result.commands_latency.percentile_ms(99),
+                                          r.result.commands_latency.percentile_ms(99))},
+        {"closed_loop_session_p99", ratio(pm->result.session_latency.percentile_ms(99),
+                                          r.result.session_latency.percentile_ms(99))}};
+    met[r.name] = {{"sessions_per_second", met_sessions}, {"command_p99", met_p99}};
+  }
+  if (!compared) fmt::print("  no ratios: packmail and at least one Dovecot mode must both run\n");
+  out["targets"] = {{"sessions_per_second_ratio", fmt::format(">= {}", p.target_sessions_ratio)},
+                    {"command_p99_ratio", "<= 1 (at equal paced load)"}};
+  out["ratios"] = compared ? ratios : json(nullptr);
+  out["targets_met"] = compared ? met : json(nullptr);
+  out["all_targets_met"] = compared ? json(all_met) : json(nullptr);
+  if (o.keep) fmt::print("\n  scratch directory kept: {}\n", scratch.path().string());
+  fmt::print("\n{}\n", out.dump());
+  std::fflush(stdout);
+
+  bool failed = false;
+  for (const auto& r : runs) failed = failed || !r.error.empty();
+  return failed ? 1 : 0;
+}
+
+}  // namespace packmail::bench
