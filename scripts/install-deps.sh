@@ -15,6 +15,8 @@ packages=(
   catch2 clang-14 libclang-rt-14-dev python3 openssl procps
   # tests: real IMAP clients (curl, mbsync, imapflow on Node.js)
   curl isync nodejs
+  # tests: real POP3/LMTP clients (curl above; Postfix is installed by its own test)
+  fetchmail swaks
 )
 
 missing=()

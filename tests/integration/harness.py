@@ -7,6 +7,7 @@ import argparse
 import imaplib
 import json
 import os
+import re
 import shutil
 import signal
 import smtplib
@@ -265,3 +266,56 @@ def run_tests(tests):
             sys.stdout.flush()
     print("%d of %d failed" % (failed, len(tests)))
     sys.exit(1 if failed else 0)
+
+
+# --- POP3 and LMTP tests (pop3_*_test.py, lmtp_*_test.py, postfix_lmtp_test.py) ---
+
+
+def server_with_users(args, tmp, users=(("alice", "s3cret"),), config=None):
+    """A Server (not started) over tmp/data with users [(name, password)] in
+    its passwd-file and, when config is given, that TOML text as --config."""
+    data = os.path.join(tmp, "data")
+    os.makedirs(data, exist_ok=True)
+    for name, password in users:
+        add_user(args, data, name, password)
+    extra = []
+    if config is not None:
+        path = os.path.join(tmp, "packmail.toml")
+        with open(path, "w") as f:
+            f.write(config)
+        extra = ["--config", path]
+    return Server(args.packmaild, data, extra=extra)
+
+
+def lmtp_socket_path(srv):
+    """The LMTP unix socket packmaild opens by default (listen.lmtp_socket)."""
+    return os.path.join(srv.data_dir, "lmtp.sock")
+
+
+def imap_messages(srv, user="alice", password="s3cret", mailbox="INBOX"):
+    """Every message of user's mailbox as [(uid, raw bytes)], by IMAP (UID
+    FETCH 1:* BODY.PEEK[], which sets no flag)."""
+    imap = imaplib.IMAP4("127.0.0.1", srv.ports["imap"], timeout=DEADLINE)
+    try:
+        imap.login(user, password)
+        typ, data = imap.select('"%s"' % mailbox, readonly=True)
+        check(typ == "OK", "SELECT %s: %s %r" % (mailbox, typ, data))
+        if int(data[0]) == 0:
+            return []
+        typ, data = imap.uid("FETCH", "1:*", "(BODY.PEEK[])")
+        check(typ == "OK", "UID FETCH: %s %r" % (typ, data))
+        # imaplib gives (b'1 (UID 7 BODY[] {n}', message) then b')' (or
+        # b' UID 7)' when the server sends UID after the literal).
+        found = []
+        for i, item in enumerate(data):
+            if isinstance(item, tuple):
+                after = data[i + 1] if i + 1 < len(data) and isinstance(data[i + 1], bytes) else b""
+                uid = re.search(rb"UID (\d+)", item[0] + b" " + after)
+                check(uid is not None, "no UID in %r" % (item[0],))
+                found.append((int(uid.group(1)), item[1]))
+        return found
+    finally:
+        try:
+            imap.logout()
+        except (imaplib.IMAP4.error, OSError):
+            pass
