@@ -112,6 +112,68 @@ def test_starttls_and_implicit_tls(args, tmp):
         secure.logout()
 
 
+def test_every_other_command(args, tmp):
+    """The commands the tests above do not use, as imaplib sends them."""
+    with server_with_user(args, tmp).start().wait_ready() as srv:
+        imap = imaplib.IMAP4("127.0.0.1", srv.ports["imap"])
+        check("AUTH=LOGIN" in imap.capabilities and "ENABLE" in imap.capabilities,
+              "capabilities %r" % (imap.capabilities,))
+        # AUTHENTICATE PLAIN (imaplib sends the response after a continuation).
+        ok(imap.authenticate("PLAIN", lambda _: b"\0alice\0s3cret"), "authenticate plain")
+        ok(imap.noop(), "noop")
+        imaplib.Commands.setdefault("ID", ("NONAUTH", "AUTH", "SELECTED"))  # RFC 2971
+        ok(imap._simple_command("ID", "NIL"), "id")
+        check(b'"packmail"' in imap.untagged_responses.pop("ID", [b""])[0], "ID response")
+        check(ok(imap.namespace(), "namespace") == [b'(("" "/")) NIL NIL'], "namespace")
+        ok(imap.enable("CONDSTORE"), "enable")
+        # The mailbox tree: CREATE, RENAME (with a child), SUBSCRIBE, LSUB,
+        # UNSUBSCRIBE, DELETE; a non-ASCII name in modified UTF-7.
+        ok(imap.create("Projects"), "create")
+        ok(imap.create("Projects/Alpha"), "create child")
+        ok(imap.rename("Projects", "Archive/Projects"), "rename")
+        names = b"\n".join(ok(imap.list(), "list"))
+        check(b"Archive/Projects/Alpha" in names and b'"Projects"' not in names,
+              "rename moved the children: %r" % names)
+        ok(imap.create("&AMk-t&AOk-"), "create mUTF-7")  # "Été"
+        ok(imap.subscribe("&AMk-t&AOk-"), "subscribe")
+        check(b"&AMk-t&AOk-" in b"\n".join(ok(imap.lsub(), "lsub")), "lsub")
+        ok(imap.unsubscribe("&AMk-t&AOk-"), "unsubscribe")
+        check(b"&AMk-t&AOk-" not in b"\n".join(x for x in ok(imap.lsub(), "lsub") if x),
+              "unsubscribed")
+        ok(imap.delete("&AMk-t&AOk-"), "delete")
+        typ, data = imap.select("Nonexistent")
+        check(typ == "NO" and b"NONEXISTENT" in data[0], "select missing: %s %r" % (typ, data))
+        for i in range(3):
+            ok(imap.append("INBOX", None, None, MESSAGE.replace(b"m1@", b"m%d@" % i)), "append")
+        ok(imap.select("INBOX"), "select")
+        ok(imap.check(), "check")
+        # COPY and MOVE by sequence number and by UID, UID FETCH/STORE/SEARCH.
+        ok(imap.copy("1", "Archive"), "copy")
+        ok(imap.uid("MOVE", "3", "Archive"), "uid move")
+        check(ok(imap.uid("SEARCH", None, "ALL"), "uid search") == [b"1 2"], "after MOVE")
+        data = ok(imap.uid("FETCH", "2", "(UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])"),
+                  "uid fetch")
+        check(b"<m1@example.com>" in data[0][1], "uid fetch header field: %r" % data)
+        data = ok(imap.fetch("1", "(BODY.PEEK[]<0.10>)"), "partial fetch")
+        check(data[0][1] == MESSAGE[:10], "partial: %r" % data)
+        ok(imap.uid("STORE", "1", "+FLAGS.SILENT", "(\\Deleted)"), "uid store")
+        ok(imap.unselect(), "unselect")  # no expunge
+        ok(imap.select("INBOX"), "select again")
+        check(ok(imap.search(None, "DELETED"), "search") == [b"1"], "UNSELECT kept \\Deleted")
+        ok(imap.close(), "close")  # expunges
+        count = ok(imap.select("Archive", readonly=True), "examine")
+        check(count == [b"2"], "Archive after COPY and MOVE: %r" % count)
+        ok(imap.close(), "close read-only")
+        count = ok(imap.select("INBOX"), "select")
+        check(count == [b"1"], "CLOSE expunged: %r" % count)
+        imap.logout()
+        # AUTHENTICATE LOGIN: two challenges.
+        imap = imaplib.IMAP4("127.0.0.1", srv.ports["imap"])
+        answers = iter([b"alice", b"s3cret"])
+        ok(imap.authenticate("LOGIN", lambda _: next(answers)), "authenticate login")
+        imap.logout()
+
+
 if __name__ == "__main__":
     run_tests([test_login_mailboxes_and_messages, test_second_session_sees_appends,
-               test_starttls_and_implicit_tls])
+               test_starttls_and_implicit_tls, test_every_other_command])
