@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "../common/base64.h"  // base64_decode, for SASL
 #include "packmail/storage/status.h"
 
 namespace packmail::protocols::pop3 {
@@ -33,8 +34,5 @@ std::string_view top_of_message(std::string_view message, std::uint64_t body_lin
 
 // Dovecot's default pop3_uidl_format "%08Xu%08Xv": 16 upper-case hex digits.
 std::string uidl(std::uint32_t uid, std::uint32_t uidvalidity);
-
-// RFC 4648 4 base64 with padding, no whitespace; nullopt when malformed.
-std::optional<std::string> base64_decode(std::string_view in);
 
 }  // namespace packmail::protocols::pop3

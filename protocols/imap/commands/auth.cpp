@@ -4,49 +4,11 @@
 #include <optional>
 #include <string>
 
+#include "../../common/base64.h"
 #include "../session_context.h"
 
 namespace packmail::protocols::imap {
 namespace {
-
-std::optional<std::string> base64_decode(std::string_view in) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  if (in.size() % 4 != 0) return std::nullopt;
-  std::string out;
-  std::uint32_t bits = 0;
-  int count = 0;
-  std::size_t pad = 0;
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '=') {
-      if (i + 2 < in.size()) return std::nullopt;
-      ++pad;
-      bits <<= 6;
-      ++count;
-    } else {
-      if (pad) return std::nullopt;
-      const int v = value(in[i]);
-      if (v < 0) return std::nullopt;
-      bits = (bits << 6) | static_cast<std::uint32_t>(v);
-      ++count;
-    }
-    if (count == 4) {
-      out += static_cast<char>((bits >> 16) & 0xff);
-      out += static_cast<char>((bits >> 8) & 0xff);
-      out += static_cast<char>(bits & 0xff);
-      bits = 0;
-      count = 0;
-    }
-  }
-  out.resize(out.size() - pad);
-  return out;
-}
 
 reply check_password(session_context& ctx, std::string_view user, std::string_view password) {
   std::optional<std::string> canonical;

@@ -1,35 +1,22 @@
-// Test support: drive a command_parser over an input cut in every possible
-// way and check that the events do not depend on the cuts (Beast parsegrind,
-// Dovecot test-imap-parser). Events are rendered to strings so that a test
-// compares and prints them easily.
+// Test support: the IMAP command_parser under ../parse_grind.h, which cuts
+// an input in every possible way and checks that the events do not depend on
+// the cuts. Events are rendered to strings so that a test compares and
+// prints them easily.
 #pragma once
 
 #include <catch2/catch.hpp>
 
-#include <cstdio>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
 
+#include "../parse_grind.h"
 #include "packmail/protocols/imap/parser.h"
 
 namespace packmail::protocols::imap::testing {
 
-inline std::string escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u >= 0x7f || c == '\\') {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", u);
-      out += buf;
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
+using protocols::testing::escape;
 
 inline std::string render(const token& t) {
   switch (t.kind) {
@@ -87,32 +74,28 @@ struct driver {
   explicit driver(parser_limits limits = {}) : parser(limits) {}
 
   void feed(std::string_view chunk) {
-    while (true) {
-      parse_result r = parser.feed(chunk);
-      REQUIRE(r.consumed <= chunk.size());
-      chunk.remove_prefix(r.consumed);
-      if (std::holds_alternative<need_more>(r.output)) {
-        REQUIRE(chunk.empty());
-        return;
+    protocols::testing::feed_all<need_more>(parser, chunk,
+                                            [this](const parse_output& o) { on_output(o); });
+  }
+
+  void on_output(const parse_output& o) {
+    events.push_back(render(o));
+    if (const auto* c = std::get_if<command>(&o)) {
+      if (c->name == "IDLE") parser.expect_done();
+      if (c->name == "AUTHENTICATE" && c->args.size() == 1) {
+        // Like a SASL exchange: CRAM-MD5 here takes two client responses, others one.
+        sasl_rounds = c->args[0].is_atom("CRAM-MD5") ? 2 : 1;
+        parser.expect_sasl_response();
       }
-      events.push_back(render(r.output));
-      if (const auto* c = std::get_if<command>(&r.output)) {
-        if (c->name == "IDLE") parser.expect_done();
-        if (c->name == "AUTHENTICATE" && c->args.size() == 1) {
-          // Like a SASL exchange: CRAM-MD5 here takes two client responses, others one.
-          sasl_rounds = c->args[0].is_atom("CRAM-MD5") ? 2 : 1;
-          parser.expect_sasl_response();
-        }
-      }
-      if (const auto* s = std::get_if<sasl_response>(&r.output)) {
-        if (!s->cancel && --sasl_rounds > 0) parser.expect_sasl_response();
-      }
-      if (const auto* l = std::get_if<literal_announced>(&r.output)) {
-        if (l->synchronizing && reject_next_sync_literal) {
-          reject_next_sync_literal = false;
-          parser.reject_literal();
-          events.push_back("REJECTED");
-        }
+    }
+    if (const auto* s = std::get_if<sasl_response>(&o)) {
+      if (!s->cancel && --sasl_rounds > 0) parser.expect_sasl_response();
+    }
+    if (const auto* l = std::get_if<literal_announced>(&o)) {
+      if (l->synchronizing && reject_next_sync_literal) {
+        reject_next_sync_literal = false;
+        parser.reject_literal();
+        events.push_back("REJECTED");
       }
     }
   }
@@ -124,27 +107,13 @@ struct driver {
 };
 
 inline std::vector<std::string> parse_whole(std::string_view input, parser_limits limits = {}) {
-  driver d(limits);
-  d.feed(input);
-  return d.events;
+  return protocols::testing::parse_whole<driver>(input, limits);
 }
 
 // Feeds `input` whole, cut in two at every offset, and byte by byte; requires
 // the same events every time and returns them.
 inline std::vector<std::string> grind(std::string_view input, parser_limits limits = {}) {
-  const std::vector<std::string> whole = parse_whole(input, limits);
-  for (std::size_t cut = 0; cut <= input.size(); ++cut) {
-    driver d(limits);
-    d.feed(input.substr(0, cut));
-    d.feed(input.substr(cut));
-    INFO("cut at " << cut << " of " << escape(input));
-    REQUIRE(d.events == whole);
-  }
-  driver bytes(limits);
-  for (char c : input) bytes.feed(std::string_view(&c, 1));
-  INFO("byte by byte: " << escape(input));
-  REQUIRE(bytes.events == whole);
-  return whole;
+  return protocols::testing::grind<driver>(input, limits);
 }
 
 }  // namespace packmail::protocols::imap::testing

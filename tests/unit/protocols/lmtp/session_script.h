@@ -6,10 +6,8 @@
 //     ...
 //   )");
 //
-// "C: " lines are client bytes (CRLF added; "C:" alone sends an empty line);
-// the "S: " lines after them are the exact server lines expected in answer to
-// all the client lines before them; "{*}" in an S: line matches any run of
-// characters.
+// The script syntax and the runner are shared (../transcript.h); this file
+// brings the LMTP test_server (with its recipient resolver) and client.
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -17,23 +15,22 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "../transcript.h"
 #include "packmail/protocols/lmtp/session.h"
 #include "packmail/storage/store.h"
 
 namespace packmail::protocols::lmtp::testing {
 
-inline std::string lower_ascii(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
+// The shared transcript support (../transcript.h), here for this protocol's tests.
+using protocols::testing::check_lines;
+using protocols::testing::glob_match;
+using protocols::testing::lower_ascii;
+using protocols::testing::run;
+using protocols::testing::split_lines;
 
 // LF line ends become CRLF.
 inline std::string crlf(std::string_view text) {
@@ -125,79 +122,6 @@ class client {
   std::string greeting_;
   bool closed_ = false;
 };
-
-inline bool glob_match(std::string_view pattern, std::string_view text) {
-  constexpr std::string_view k_any = "{*}";
-  std::size_t star = pattern.find(k_any);
-  if (star == std::string_view::npos) return pattern == text;
-  if (text.substr(0, star) != pattern.substr(0, star)) return false;
-  pattern.remove_prefix(star + k_any.size());
-  text.remove_prefix(star);
-  for (std::size_t i = 0; i <= text.size(); ++i) {
-    if (glob_match(pattern, text.substr(i))) return true;
-  }
-  return false;
-}
-
-inline std::vector<std::string> split_lines(std::string_view text) {
-  std::vector<std::string> lines;
-  while (!text.empty()) {
-    std::size_t end = text.find("\r\n");
-    if (end == std::string_view::npos) {
-      lines.emplace_back(text);
-      break;
-    }
-    lines.emplace_back(text.substr(0, end));
-    text.remove_prefix(end + 2);
-  }
-  return lines;
-}
-
-// Checks that `actual` (server bytes) is exactly the expected lines.
-inline void check_lines(const std::string& actual, const std::vector<std::string>& expected) {
-  const auto lines = split_lines(actual);
-  std::string want;
-  for (const auto& e : expected) want += e + "\r\n";
-  INFO("expected:\n" << want << "actual:\n" << actual);
-  bool same = lines.size() == expected.size() && (actual.empty() || actual.ends_with("\r\n"));
-  for (std::size_t i = 0; same && i < lines.size(); ++i) same = glob_match(expected[i], lines[i]);
-  CHECK(same);
-}
-
-// Runs a C:/S: transcript (leading blanks of each line are ignored).
-inline void run(client& c, std::string_view script, bool byte_by_byte = false) {
-  std::string input;
-  std::vector<std::string> expected;
-  bool have_step = false;
-  auto flush = [&] {
-    if (!have_step) return;
-    check_lines(c.send(input, byte_by_byte), expected);
-    input.clear();
-    expected.clear();
-    have_step = false;
-  };
-  std::istringstream lines{std::string(script)};
-  std::string line;
-  while (std::getline(lines, line)) {
-    std::string_view l = line;
-    while (!l.empty() && (l.front() == ' ' || l.front() == '\t')) l.remove_prefix(1);
-    if (l.starts_with("C: ")) {
-      if (!expected.empty()) flush();
-      input += std::string(l.substr(3)) + "\r\n";
-      have_step = true;
-    } else if (l == "C:") {
-      if (!expected.empty()) flush();
-      input += "\r\n";
-      have_step = true;
-    } else if (l.starts_with("S: ")) {
-      expected.emplace_back(l.substr(3));
-      have_step = true;
-    } else if (!l.empty()) {
-      FAIL("bad script line: " << line);
-    }
-  }
-  flush();
-}
 
 // The LHLO exchange.
 inline void lhlo(client& c) {

@@ -1,35 +1,22 @@
-// Test support: drive a pop3::command_parser over an input cut in every
-// possible way and check that the events do not depend on the cuts (Beast
-// parsegrind). Events are rendered to strings so that a test compares and
+// Test support: the pop3::command_parser under ../parse_grind.h, which cuts
+// an input in every possible way and checks that the events do not depend on
+// the cuts. Events are rendered to strings so that a test compares and
 // prints them easily.
 #pragma once
 
 #include <catch2/catch.hpp>
 
-#include <cstdio>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
 
+#include "../parse_grind.h"
 #include "packmail/protocols/pop3/parser.h"
 
 namespace packmail::protocols::pop3::testing {
 
-inline std::string escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u >= 0x7f || c == '\\') {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", u);
-      out += buf;
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
+using protocols::testing::escape;
 
 // "CMD RETR [1] text=1", "SASL cancel *", "ERROR line_too_long Line too long".
 inline std::string render(const parse_output& o) {
@@ -53,19 +40,12 @@ struct driver {
   explicit driver(std::size_t max_line = k_default_max_line) : parser(max_line) {}
 
   void feed(std::string_view chunk) {
-    while (true) {
-      parse_result r = parser.feed(chunk);
-      REQUIRE(r.consumed <= chunk.size());
-      chunk.remove_prefix(r.consumed);
-      if (std::holds_alternative<need_more>(r.output)) {
-        REQUIRE(chunk.empty());
-        return;
-      }
-      events.push_back(render(r.output));
-      if (const auto* c = std::get_if<command>(&r.output)) {
+    protocols::testing::feed_all<need_more>(parser, chunk, [this](const parse_output& o) {
+      events.push_back(render(o));
+      if (const auto* c = std::get_if<command>(&o)) {
         if (c->name == "AUTH" && c->args.size() == 1) parser.expect_sasl_response();
       }
-    }
+    });
   }
 
   command_parser parser;
@@ -74,28 +54,14 @@ struct driver {
 
 inline std::vector<std::string> parse_whole(std::string_view input,
                                             std::size_t max_line = k_default_max_line) {
-  driver d(max_line);
-  d.feed(input);
-  return d.events;
+  return protocols::testing::parse_whole<driver>(input, max_line);
 }
 
 // Feeds `input` whole, cut in two at every offset, and byte by byte; requires
 // the same events every time and returns them.
 inline std::vector<std::string> grind(std::string_view input,
                                       std::size_t max_line = k_default_max_line) {
-  const std::vector<std::string> whole = parse_whole(input, max_line);
-  for (std::size_t cut = 0; cut <= input.size(); ++cut) {
-    driver d(max_line);
-    d.feed(input.substr(0, cut));
-    d.feed(input.substr(cut));
-    INFO("cut at " << cut << " of " << escape(input));
-    REQUIRE(d.events == whole);
-  }
-  driver bytes(max_line);
-  for (char c : input) bytes.feed(std::string_view(&c, 1));
-  INFO("byte by byte: " << escape(input));
-  REQUIRE(bytes.events == whole);
-  return whole;
+  return protocols::testing::grind<driver>(input, max_line);
 }
 
 }  // namespace packmail::protocols::pop3::testing

@@ -7,10 +7,8 @@
 //     S: +OK Logged in; {*}
 //   )");
 //
-// "C: " lines are client bytes (CRLF added); the "S: " lines after them are
-// the exact server lines expected in answer to all the client lines before
-// them; "{*}" in an S: line matches any run of characters. Like the IMAP
-// runner (tests/unit/protocols/imap/session_script.h), for POP3.
+// The script syntax and the runner are shared (../transcript.h); this file
+// brings the POP3 test_server (over a fault-injecting store) and client.
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -21,23 +19,24 @@
 #include <memory>
 #include <optional>
 #include <span>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "../transcript.h"
 #include "packmail/protocols/pop3/session.h"
 #include "packmail/storage/store.h"
 
 namespace packmail::protocols::pop3::testing {
 
-inline std::string lower_ascii(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
+// The shared transcript support (../transcript.h), here for this protocol's tests.
+using protocols::testing::check_lines;
+using protocols::testing::feed_session;
+using protocols::testing::glob_match;
+using protocols::testing::lower_ascii;
+using protocols::testing::output_record;
+using protocols::testing::run;
+using protocols::testing::split_lines;
 
 // A mail_store that forwards to another and fails chosen calls on request,
 // for the storage-error paths (SYS/TEMP, SYS/PERM).
@@ -203,123 +202,26 @@ class client {
 
   const std::string& greeting() const { return greeting_; }
   pop3::session& session() { return *session_; }
-  bool closed() const { return closed_; }
-  bool start_tls_requested() const { return start_tls_; }
+  bool closed() const { return record_.closed; }
+  bool start_tls_requested() const { return record_.start_tls; }
   // The output::delay of every call so far, in order.
-  const std::vector<std::chrono::milliseconds>& delays() const { return delays_; }
+  const std::vector<std::chrono::milliseconds>& delays() const { return record_.delays; }
   // How often the session asked to be called again (output::more).
-  int more_calls() const { return more_calls_; }
+  int more_calls() const { return record_.more_calls; }
   // Ends the connection without QUIT (the server drops the session).
   void drop() { session_.reset(); }
 
-  // Feeds bytes whole (or one byte at a time) and returns all the output,
-  // calling again with no bytes while the session asks for it, as the
-  // server does.
+  // Feeds bytes whole (or one byte at a time) and returns all the output
+  // (feed_session).
   std::string send(std::string_view bytes, bool byte_by_byte = false) {
-    std::string out;
-    auto take = [&](protocols::output o) {
-      for (;;) {
-        out += o.bytes;
-        if (o.close) closed_ = true;
-        if (o.start_tls) start_tls_ = true;
-        delays_.push_back(o.delay);
-        if (!o.more) break;
-        ++more_calls_;
-        o = session_->on_input({});
-      }
-    };
-    if (byte_by_byte) {
-      for (char c : bytes) take(session_->on_input(std::string_view(&c, 1)));
-    } else {
-      take(session_->on_input(bytes));
-    }
-    return out;
+    return feed_session(*session_, bytes, byte_by_byte, record_);
   }
 
  private:
   std::unique_ptr<pop3::session> session_;
   std::string greeting_;
-  bool closed_ = false;
-  bool start_tls_ = false;
-  std::vector<std::chrono::milliseconds> delays_;
-  int more_calls_ = 0;
+  output_record record_;
 };
-
-inline bool glob_match(std::string_view pattern, std::string_view text) {
-  constexpr std::string_view k_any = "{*}";
-  std::size_t star = pattern.find(k_any);
-  if (star == std::string_view::npos) return pattern == text;
-  if (text.substr(0, star) != pattern.substr(0, star)) return false;
-  pattern.remove_prefix(star + k_any.size());
-  text.remove_prefix(star);
-  for (std::size_t i = 0; i <= text.size(); ++i) {
-    if (glob_match(pattern, text.substr(i))) return true;
-  }
-  return false;
-}
-
-inline std::vector<std::string> split_lines(std::string_view text) {
-  std::vector<std::string> lines;
-  while (!text.empty()) {
-    std::size_t end = text.find("\r\n");
-    if (end == std::string_view::npos) {
-      lines.emplace_back(text);
-      break;
-    }
-    lines.emplace_back(text.substr(0, end));
-    text.remove_prefix(end + 2);
-  }
-  return lines;
-}
-
-// Checks that `actual` (server bytes) is exactly the expected lines.
-inline void check_lines(const std::string& actual, const std::vector<std::string>& expected) {
-  const auto lines = split_lines(actual);
-  std::string want;
-  for (const auto& e : expected) want += e + "\r\n";
-  INFO("expected:\n" << want << "actual:\n" << actual);
-  bool same = lines.size() == expected.size() && (actual.empty() || actual.ends_with("\r\n"));
-  for (std::size_t i = 0; same && i < lines.size(); ++i) same = glob_match(expected[i], lines[i]);
-  CHECK(same);
-}
-
-// Runs a C:/S: transcript (leading blanks of each line are ignored).
-inline void run(client& c, std::string_view script, bool byte_by_byte = false) {
-  std::string input;
-  std::vector<std::string> expected;
-  bool have_step = false;
-  auto flush = [&] {
-    if (!have_step) return;
-    check_lines(c.send(input, byte_by_byte), expected);
-    input.clear();
-    expected.clear();
-    have_step = false;
-  };
-  std::istringstream lines{std::string(script)};
-  std::string line;
-  while (std::getline(lines, line)) {
-    std::string_view l = line;
-    while (!l.empty() && (l.front() == ' ' || l.front() == '\t')) l.remove_prefix(1);
-    if (l.starts_with("C: ")) {
-      if (!expected.empty()) flush();
-      input += std::string(l.substr(3)) + "\r\n";
-      have_step = true;
-    } else if (l == "C:") {
-      if (!expected.empty()) flush();
-      input += "\r\n";
-      have_step = true;
-    } else if (l.starts_with("S: ")) {
-      expected.emplace_back(l.substr(3));
-      have_step = true;
-    } else if (l == "S:") {
-      expected.emplace_back();
-      have_step = true;
-    } else if (!l.empty()) {
-      FAIL("bad script line: " << line);
-    }
-  }
-  flush();
-}
 
 // Logs in as `user` with USER/PASS and checks the reply.
 inline void login(client& c, std::string_view user = "alice") {
