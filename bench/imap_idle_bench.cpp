@@ -31,6 +31,7 @@
 
 #include <fmt/format.h>
 
+#include "common/comparison.h"
 #include "common/load.h"
 
 namespace packmail::bench {
@@ -40,19 +41,12 @@ using json = nlohmann::ordered_json;
 using steady = std::chrono::steady_clock;
 constexpr double k_target_kib_per_connection = 64;
 
-struct options {
+struct options : comparison_options {
   unsigned connections = 5000;
   unsigned users = 200;
   unsigned messages_per_user = 10;
   unsigned concurrency = 64;
   double settle_s = 3;
-  std::string scheme = "SHA512-CRYPT";
-  std::vector<std::string> servers = {"packmail", "dovecot-default", "dovecot-performance"};
-  bool skip_dovecot = false;
-  std::string packmaild, packmailctl;
-  unsigned sources = 16;
-  bool keep = false;
-  std::uint64_t seed = 1;
 };
 
 struct idle_run {
@@ -206,54 +200,34 @@ void run_idle(const options& o, const bench_users& users, std::uint16_t port, pi
   held.clear();
 }
 
-bool wants(const options& o, const std::string& name) {
-  if (o.skip_dovecot && name.starts_with("dovecot")) return false;
-  return std::find(o.servers.begin(), o.servers.end(), name) != o.servers.end();
-}
-
-void print_row(std::string_view what, const std::vector<std::string>& cells) {
-  std::string line = fmt::format("  {:<34}", what);
-  for (const auto& c : cells) line += fmt::format(" {:>21}", c);
-  fmt::print("{}\n", line);
+bool wants(const options& o, std::string_view name) {
+  return wants_server(o.servers, o.skip_dovecot, name);
 }
 
 int run_bench(const options& o, const char* argv0) {
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  install_cleanup_handlers();
-  const std::uint64_t open_files = raise_open_file_limit();
+  const std::uint64_t open_files = prepare_process();
   if (open_files < o.connections + 100) {
     fmt::print(stderr, "open file limit {} is too low for {} connections (raise ulimit -Hn)\n",
                open_files, o.connections);
     return 2;
   }
-  const fs::path packmaild = find_build_binary(argv0, "packmaild", o.packmaild);
-  const fs::path packmailctl = find_build_binary(argv0, "packmailctl", o.packmailctl);
-  scratch_dir scratch("imap_idle_bench", o.keep);
-  const std::string date = utc_now();
-  fmt::print("imap_idle_bench: memory per idle IMAP connection, packmail vs Dovecot ({})\n", date);
-  fmt::print("machine: {}\n", machine_line());
-  fmt::print(
-      "load: {} connections (LOGIN, SELECT INBOX, IDLE) over {} users with {} messages each, "
-      "from {} loopback addresses, {} being opened at a time; measured after {:.0f} s idle\n",
-      o.connections, o.users, o.messages_per_user, o.sources, o.concurrency, o.settle_s);
-  fmt::print("memory: the server's whole process tree, after minus before, / connections\n");
-  fmt::print("scratch: {}\n", scratch.path().string());
-  fmt::print("machine busy before the run: {:.0f}% (anything else running distorts the figures)\n",
-             machine_busy_over(std::chrono::seconds(1)));
+  const bench_setup setup(argv0, "imap_idle_bench", o.packmaild, o.packmailctl, o.keep);
+  print_header(
+      "imap_idle_bench: memory per idle IMAP connection, packmail vs Dovecot", setup,
+      {fmt::format(
+           "load: {} connections (LOGIN, SELECT INBOX, IDLE) over {} users with {} messages each, "
+           "from {} loopback addresses, {} being opened at a time; measured after {:.0f} s idle",
+           o.connections, o.users, o.messages_per_user, o.sources, o.concurrency, o.settle_s),
+       "memory: the server's whole process tree, after minus before, / connections"});
 
-  const bench_users users = create_users(packmailctl, scratch.path() / "users", o.users, o.scheme);
+  const bench_users users =
+      create_users(setup.packmailctl, setup.scratch.path() / "users", o.users, o.scheme);
   const message_generator generator(o.seed);
   std::vector<idle_run> runs;
 
   if (wants(o, "packmail")) {
-    idle_run run;
-    run.name = "packmail";
-    try {
-      packmail_options po;
-      po.packmaild = packmaild;
-      po.dir = scratch.path() / "packmail";
-      po.users_file = users.file;
-      po.imap_port = free_port();
+    add_run(runs, "packmail", [&](idle_run& run) {
+      packmail_options po = packmail_for(setup, users);
       po.max_connections = o.connections + 1000;
       packmail_server server(po);
       fmt::print(stderr, "packmail: seeding...\n");
@@ -261,39 +235,21 @@ int run_bench(const options& o, const char* argv0) {
                 o.messages_per_user, generator);
       run_idle(o, users, po.imap_port, server.pid(), run);
       server.stop();
-    } catch (const std::exception& e) {
-      run.error = e.what();
-      fmt::print(stderr, "packmail: FAILED: {}\n", run.error);
-    }
-    runs.push_back(std::move(run));
+    });
   }
 
   std::string dovecot_version;
   if (wants(o, "dovecot-default") || wants(o, "dovecot-performance")) {
-    std::optional<system_user> mail_user;
-    try {
-      dovecot_version = ensure_dovecot_installed();
-      mail_user = ensure_system_user("packmail-bench");
-    } catch (const std::exception& e) {
-      idle_run run;
-      run.name = "dovecot";
-      run.error = e.what();
-      runs.push_back(std::move(run));
-    }
+    const dovecot_setup dovecot = prepare_dovecot();
+    dovecot_version = dovecot.version;
+    if (!dovecot.mail_user) add_failed_run(runs, "dovecot", dovecot.error);
     bool seeded = false;
     for (const auto mode : {dovecot_login_mode::standard, dovecot_login_mode::performance}) {
       const std::string name = std::string("dovecot-") + mode_name(mode);
-      if (!mail_user || !wants(o, name)) continue;
-      idle_run run;
-      run.name = name;
-      try {
-        dovecot_options d;
-        d.dir = scratch.path() / name;
-        d.home_root = scratch.path() / "dovecot-homes";
-        d.users_file = users.file;
+      if (!dovecot.mail_user || !wants(o, name)) continue;
+      add_run(runs, name, [&](idle_run& run) {
+        dovecot_options d = dovecot_for(setup, name, "dovecot-homes", users, *dovecot.mail_user);
         d.mode = mode;
-        d.mail_user = *mail_user;
-        d.imap_port = free_port();
         d.max_connections = o.connections + 100;
         dovecot_server server(d);
         if (!seeded) {
@@ -304,49 +260,36 @@ int run_bench(const options& o, const char* argv0) {
         }
         run_idle(o, users, d.imap_port, server.pid(), run);
         server.stop();
-      } catch (const std::exception& e) {
-        run.error = e.what();
-        fmt::print(stderr, "{}: FAILED: {}\n", name, run.error);
-      }
-      runs.push_back(std::move(run));
+      });
     }
   }
 
   // --- the table ---------------------------------------------------------------------
   fmt::print("\n");
-  std::vector<std::string> header;
-  for (const auto& r : runs) header.push_back(r.name);
-  print_row("", header);
-  const auto row = [&](std::string_view what, std::function<std::string(const idle_run&)> f) {
-    std::vector<std::string> cells;
-    for (const auto& r : runs) {
-      cells.push_back(!r.error.empty() ? "error" : !r.unavailable.empty() ? "not available" : f(r));
-    }
-    print_row(what, cells);
-  };
+  const results_table<idle_run> table(runs, 34, 21);
   const auto mib = [](double bytes) { return fmt::format("{:.1f} MiB", bytes / (1 << 20)); };
-  row("connections idling (failed)",
-      [](const idle_run& r) { return fmt::format("{} ({})", r.opened, r.failed); });
-  row("time to open them", [](const idle_run& r) {
+  table.row("connections idling (failed)",
+            [](const idle_run& r) { return fmt::format("{} ({})", r.opened, r.failed); });
+  table.row("time to open them", [](const idle_run& r) {
     return fmt::format("{:.1f} s ({:.0f}/s)", r.open_seconds,
                        r.opened / std::max(r.open_seconds, 1e-9));
   });
-  row("processes before / after", [](const idle_run& r) {
+  table.row("processes before / after", [](const idle_run& r) {
     return fmt::format("{} / {}", r.before.processes, r.after.processes);
   });
-  row("RSS before", [&](const idle_run& r) { return mib(r.before.rss_bytes); });
-  row("RSS after", [&](const idle_run& r) { return mib(r.after.rss_bytes); });
-  row("PSS before", [&](const idle_run& r) { return mib(r.before.pss_bytes); });
-  row("PSS after", [&](const idle_run& r) { return mib(r.after.pss_bytes); });
-  row("RSS per connection", [](const idle_run& r) {
+  table.row("RSS before", [&](const idle_run& r) { return mib(r.before.rss_bytes); });
+  table.row("RSS after", [&](const idle_run& r) { return mib(r.after.rss_bytes); });
+  table.row("PSS before", [&](const idle_run& r) { return mib(r.before.pss_bytes); });
+  table.row("PSS after", [&](const idle_run& r) { return mib(r.after.pss_bytes); });
+  table.row("RSS per connection", [](const idle_run& r) {
     return fmt::format("{:.1f} KiB", r.per_connection_kib(&tree_memory::rss_bytes));
   });
-  row("PSS per connection", [](const idle_run& r) {
+  table.row("PSS per connection", [](const idle_run& r) {
     return fmt::format("{:.1f} KiB", r.per_connection_kib(&tree_memory::pss_bytes));
   });
-  row("answered DONE after idling",
-      [](const idle_run& r) { return fmt::format("{}", r.confirmed); });
-  row("load generator CPU while opening", [](const idle_run& r) {
+  table.row("answered DONE after idling",
+            [](const idle_run& r) { return fmt::format("{}", r.confirmed); });
+  table.row("load generator CPU while opening", [](const idle_run& r) {
     return fmt::format("{:.0f}%", 100.0 * r.client_cpu_seconds / std::max(r.open_seconds, 1e-9));
   });
   for (const auto& r : runs) {
@@ -359,7 +302,7 @@ int run_bench(const options& o, const char* argv0) {
 
   json out;
   out["bench"] = "imap_idle_bench";
-  out["date"] = date;
+  out["date"] = setup.date;
   out["machine"] = machine_json();
   out["connections"] = o.connections;
   out["users"] = o.users;
@@ -419,9 +362,7 @@ int run_bench(const options& o, const char* argv0) {
   out["ratios"] = measured ? ratios : json(nullptr);
   out["targets_met"] = measured ? json({{"packmail_rss_per_connection_kib", met}}) : json(nullptr);
   out["all_targets_met"] = measured ? json(met) : json(nullptr);
-  if (o.keep) fmt::print("\n  scratch directory kept: {}\n", scratch.path().string());
-  fmt::print("\n{}\n", out.dump());
-  std::fflush(stdout);
+  print_closing(out, setup, o.keep);
   bool failed = false;
   for (const auto& r : runs) failed = failed || !r.error.empty();
   return failed ? 1 : 0;
@@ -448,26 +389,8 @@ int main(int argc, char** argv) {
   app.add_option("--settle", o.settle_s, "seconds to wait idle before measuring")
       ->check(CLI::Range(0.0, 600.0))
       ->capture_default_str();
-  app.add_option("--scheme", o.scheme, "password scheme of the users (packmailctl --scheme)")
-      ->check(CLI::IsMember({"SHA512-CRYPT", "ARGON2ID", "BLF-CRYPT", "PLAIN"}))
-      ->capture_default_str();
-  app.add_option("--servers", o.servers, "servers to run")
-      ->delimiter(',')
-      ->check(CLI::IsMember({"packmail", "dovecot-default", "dovecot-performance"}))
-      ->capture_default_str();
-  app.add_flag("--skip-dovecot", o.skip_dovecot, "run packmail only");
-  app.add_option("--packmaild", o.packmaild, "packmaild binary (default: the build tree's)");
-  app.add_option("--packmailctl", o.packmailctl, "packmailctl binary (default: the build tree's)");
-  app.add_option("--sources", o.sources, "loopback source addresses 127.0.0.2... to spread over")
-      ->check(CLI::Range(1u, 250u))
-      ->capture_default_str();
-  app.add_flag("--keep", o.keep, "keep the scratch directory (data, configs, logs)");
-  app.add_option("--seed", o.seed, "message generator seed")->capture_default_str();
+  add_server_options(app, o);
+  add_run_options(app, o);
   CLI11_PARSE(app, argc, argv);
-  try {
-    return run_bench(o, argv[0]);
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "imap_idle_bench: {}\n", e.what());
-    return 1;
-  }
+  return run_main("imap_idle_bench", [&] { return run_bench(o, argv[0]); });
 }

@@ -25,13 +25,10 @@ namespace {
 enum step : std::size_t { connect, login, select, fetch_all, fetch_bodies, store, logout };
 
 session_function make_imap_session(const bench_users& users, unsigned clients) {
-  const unsigned per_client = std::max<unsigned>(1, users.names.size() / clients);
-  return [&users, clients, per_client](unsigned client, std::uint64_t n, line_connection& c,
-                                       session_steps& steps) -> asio::awaitable<void> {
+  return [&users, clients](unsigned client, std::uint64_t n, line_connection& c,
+                           session_steps& steps) -> asio::awaitable<void> {
     imap_client imap(c);
-    // Client i cycles through users i, i + clients, ...: no two clients share
-    // a user at the same time.
-    const std::size_t user = (client + clients * (n % per_client)) % users.names.size();
+    const std::size_t user = session_user(client, n, clients, users);
     std::mt19937_64 rng(client * 1'000'003ull + n);
 
     const std::string login_command =
@@ -72,11 +69,6 @@ asio::awaitable<void> imap_greeting(line_connection& c) {
 
 int main(int argc, char** argv) {
   using namespace packmail::bench;
-  load_compare_options o;
-  CLI::App app{"imap_load_bench: IMAP sessions/s and latency, packmail vs Dovecot"};
-  add_load_compare_options(app, o);
-  CLI11_PARSE(app, argc, argv);
-
   load_protocol p;
   p.bench = "imap_load_bench";
   p.protocol = "imap";
@@ -88,10 +80,6 @@ int main(int argc, char** argv) {
   p.greet = imap_greeting;
   p.make_session = make_imap_session;
   p.target_sessions_ratio = 2.0;
-  try {
-    return run_load_compare(p, o, argv[0]);
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "imap_load_bench: {}\n", e.what());
-    return 1;
-  }
+  return load_compare_main(argc, argv, p,
+                           "imap_load_bench: IMAP sessions/s and latency, packmail vs Dovecot");
 }

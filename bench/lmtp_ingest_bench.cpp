@@ -29,6 +29,7 @@
 
 #include <fmt/format.h>
 
+#include "common/comparison.h"
 #include "common/load.h"
 
 namespace packmail::bench {
@@ -152,40 +153,24 @@ void ingest(const options& o, const std::vector<std::string>& messages, const be
   run.machine_busy_percent = busy_percent(ticks0, read_machine_ticks());
 }
 
-bool wants(const options& o, const std::string& name) {
-  if (o.skip_dovecot && name.starts_with("dovecot")) return false;
-  return std::find(o.servers.begin(), o.servers.end(), name) != o.servers.end();
-}
-
-void print_row(std::string_view what, const std::vector<std::string>& cells) {
-  std::string line = fmt::format("  {:<34}", what);
-  for (const auto& c : cells) line += fmt::format(" {:>19}", c);
-  fmt::print("{}\n", line);
+bool wants(const options& o, std::string_view name) {
+  return wants_server(o.servers, o.skip_dovecot, name);
 }
 
 int run_bench(const options& o, const char* argv0) {
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  install_cleanup_handlers();
-  raise_open_file_limit();
-  const fs::path packmaild = find_build_binary(argv0, "packmaild", o.packmaild);
-  const fs::path packmailctl = find_build_binary(argv0, "packmailctl", o.packmailctl);
-  scratch_dir scratch("lmtp_ingest_bench", o.keep);
-  const std::string date = utc_now();
-  fmt::print("lmtp_ingest_bench: LMTP deliveries, packmail vs Dovecot maildir and mdbox ({})\n",
-             date);
-  fmt::print("machine: {}\n", machine_line());
-  fmt::print(
-      "load: {} messages of about {} bytes to {} users (round-robin) over {} concurrent LMTP "
-      "connections; MAIL, RCPT, DATA per message, no pipelining\n",
-      o.messages, o.mean_size, o.users, o.connections);
-  fmt::print(
-      "durability: both servers at their defaults, which sync before 250 (packmail: segment "
-      "store WAL sync; Dovecot: mail_fsync = optimized)\n");
-  fmt::print("scratch: {} (one filesystem for every server)\n", scratch.path().string());
-  fmt::print("machine busy before the run: {:.0f}% (anything else running distorts the figures)\n",
-             machine_busy_over(std::chrono::seconds(1)));
+  prepare_process();
+  const bench_setup setup(argv0, "lmtp_ingest_bench", o.packmaild, o.packmailctl, o.keep);
+  print_header("lmtp_ingest_bench: LMTP deliveries, packmail vs Dovecot maildir and mdbox", setup,
+               {fmt::format("load: {} messages of about {} bytes to {} users (round-robin) over {} "
+                            "concurrent LMTP connections; MAIL, RCPT, DATA per message, no "
+                            "pipelining",
+                            o.messages, o.mean_size, o.users, o.connections),
+                "durability: both servers at their defaults, which sync before 250 (packmail: "
+                "segment store WAL sync; Dovecot: mail_fsync = optimized)"},
+               " (one filesystem for every server)");
 
-  const bench_users users = create_users(packmailctl, scratch.path() / "users", o.users, o.scheme);
+  const bench_users users =
+      create_users(setup.packmailctl, setup.scratch.path() / "users", o.users, o.scheme);
   const message_generator generator(o.seed, o.mean_size);
   std::vector<std::string> messages;
   messages.reserve(o.messages);
@@ -209,95 +194,58 @@ int run_bench(const options& o, const char* argv0) {
   };
 
   if (wants(o, "packmail")) {
-    ingest_run run;
-    run.name = "packmail";
-    try {
-      packmail_options po;
-      po.packmaild = packmaild;
-      po.dir = scratch.path() / "packmail";
-      po.users_file = users.file;
-      po.imap_port = free_port();
+    add_run(runs, "packmail", [&](ingest_run& run) {
+      packmail_options po = packmail_for(setup, users);
       po.lmtp_port = free_port();
       packmail_server server(po);
       fmt::print(stderr, "packmail: delivering...\n");
       ingest(o, messages, users, po.lmtp_port, server.pid(), run);
       count(run, po.imap_port);
       server.stop();
-    } catch (const std::exception& e) {
-      run.error = e.what();
-      fmt::print(stderr, "packmail: FAILED: {}\n", run.error);
-    }
-    runs.push_back(std::move(run));
+    });
   }
 
   std::string dovecot_version;
   if (wants(o, "dovecot-maildir") || wants(o, "dovecot-mdbox")) {
-    std::optional<system_user> mail_user;
-    try {
-      dovecot_version = ensure_dovecot_installed();
-      mail_user = ensure_system_user("packmail-bench");
-    } catch (const std::exception& e) {
-      ingest_run run;
-      run.name = "dovecot";
-      run.error = e.what();
-      runs.push_back(std::move(run));
-    }
+    const dovecot_setup dovecot = prepare_dovecot();
+    dovecot_version = dovecot.version;
+    if (!dovecot.mail_user) add_failed_run(runs, "dovecot", dovecot.error);
     for (const std::string format : {"maildir", "mdbox"}) {
       const std::string name = "dovecot-" + format;
-      if (!mail_user || !wants(o, name)) continue;
-      ingest_run run;
-      run.name = name;
-      try {
-        dovecot_options d;
-        d.dir = scratch.path() / name;
-        d.home_root = scratch.path() / (name + "-homes");
-        d.users_file = users.file;
+      if (!dovecot.mail_user || !wants(o, name)) continue;
+      add_run(runs, name, [&](ingest_run& run) {
+        dovecot_options d = dovecot_for(setup, name, name + "-homes", users, *dovecot.mail_user);
         d.mail_location = format == "maildir" ? "maildir:~/Maildir" : "mdbox:~/mdbox";
-        d.mail_user = *mail_user;
-        d.imap_port = free_port();
         d.lmtp_port = free_port();
         dovecot_server server(d);
         fmt::print(stderr, "{}: delivering...\n", name);
         ingest(o, messages, users, d.lmtp_port, server.pid(), run);
         count(run, d.imap_port);
         server.stop();
-      } catch (const std::exception& e) {
-        run.error = e.what();
-        fmt::print(stderr, "{}: FAILED: {}\n", name, run.error);
-      }
-      runs.push_back(std::move(run));
+      });
     }
   }
 
   // --- the table ---------------------------------------------------------------------
-  std::vector<std::string> header;
-  for (const auto& r : runs) header.push_back(r.name);
-  print_row("", header);
-  const auto row = [&](std::string_view what, std::function<std::string(const ingest_run&)> f) {
-    std::vector<std::string> cells;
-    for (const auto& r : runs) {
-      cells.push_back(!r.error.empty() ? "error" : !r.unavailable.empty() ? "not available" : f(r));
-    }
-    print_row(what, cells);
-  };
-  row("delivered (failed)",
-      [](const ingest_run& r) { return fmt::format("{} ({})", r.delivered, r.failed); });
-  row("found in INBOXes afterwards", [](const ingest_run& r) {
+  const results_table<ingest_run> table(runs, 34, 19);
+  table.row("delivered (failed)",
+            [](const ingest_run& r) { return fmt::format("{} ({})", r.delivered, r.failed); });
+  table.row("found in INBOXes afterwards", [](const ingest_run& r) {
     return r.counted ? fmt::format("{}", *r.counted) : std::string("-");
   });
-  row("wall time", [](const ingest_run& r) { return fmt::format("{:.1f} s", r.seconds); });
-  row("messages/s", [](const ingest_run& r) { return with_commas(r.rate()); });
-  row("latency p50 / p99 ms", [](const ingest_run& r) {
+  table.row("wall time", [](const ingest_run& r) { return fmt::format("{:.1f} s", r.seconds); });
+  table.row("messages/s", [](const ingest_run& r) { return with_commas(r.rate()); });
+  table.row("latency p50 / p99 ms", [](const ingest_run& r) {
     return fmt::format("{:.2f} / {:.2f}", r.latency.percentile_ms(50), r.latency.percentile_ms(99));
   });
-  row("server CPU us / message", [](const ingest_run& r) {
+  table.row("server CPU us / message", [](const ingest_run& r) {
     return fmt::format("{:.0f}", r.delivered ? 1e6 * r.server_cpu_seconds / r.delivered : 0.0);
   });
-  row("load generator CPU (1 core)", [](const ingest_run& r) {
+  table.row("load generator CPU (1 core)", [](const ingest_run& r) {
     return fmt::format("{:.0f}%", 100.0 * r.client_cpu_seconds / std::max(r.seconds, 1e-9));
   });
-  row("machine busy",
-      [](const ingest_run& r) { return fmt::format("{:.0f}%", r.machine_busy_percent); });
+  table.row("machine busy",
+            [](const ingest_run& r) { return fmt::format("{:.0f}%", r.machine_busy_percent); });
   for (const auto& r : runs) {
     if (!r.error.empty()) fmt::print("\n  {} FAILED: {}\n", r.name, r.error);
     if (!r.unavailable.empty())
@@ -311,7 +259,7 @@ int run_bench(const options& o, const char* argv0) {
 
   json out;
   out["bench"] = "lmtp_ingest_bench";
-  out["date"] = date;
+  out["date"] = setup.date;
   out["machine"] = machine_json();
   out["messages"] = o.messages;
   out["users"] = o.users;
@@ -365,9 +313,7 @@ int run_bench(const options& o, const char* argv0) {
   out["targets_met"] =
       compared ? json({{"messages_per_second_vs_dovecot_maildir", met}}) : json(nullptr);
   out["all_targets_met"] = compared ? json(met) : json(nullptr);
-  if (o.keep) fmt::print("\n  scratch directory kept: {}\n", scratch.path().string());
-  fmt::print("\n{}\n", out.dump());
-  std::fflush(stdout);
+  print_closing(out, setup, o.keep);
   bool failed = false;
   for (const auto& r : runs) {
     failed = failed || !r.error.empty() || (r.ok() && !complete(&r));
@@ -410,10 +356,5 @@ int main(int argc, char** argv) {
   app.add_option("--seed", o.seed, "message generator seed")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (smoke && app.count("--messages") == 0) o.messages = 2000;
-  try {
-    return run_bench(o, argv[0]);
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "lmtp_ingest_bench: {}\n", e.what());
-    return 1;
-  }
+  return run_main("lmtp_ingest_bench", [&] { return run_bench(o, argv[0]); });
 }

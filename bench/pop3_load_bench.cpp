@@ -29,11 +29,10 @@ namespace {
 enum step : std::size_t { connect, user, pass, stat, uidl, retr, quit };
 
 session_function make_pop3_session(const bench_users& users, unsigned clients) {
-  const unsigned per_client = std::max<unsigned>(1, users.names.size() / clients);
-  return [&users, clients, per_client](unsigned client, std::uint64_t n, line_connection& c,
-                                       session_steps& steps) -> asio::awaitable<void> {
+  return [&users, clients](unsigned client, std::uint64_t n, line_connection& c,
+                           session_steps& steps) -> asio::awaitable<void> {
     pop3_client pop3(c);
-    const std::size_t index = (client + clients * (n % per_client)) % users.names.size();
+    const std::size_t index = session_user(client, n, clients, users);
     std::mt19937_64 rng(client * 1'000'003ull + n);
 
     co_await pop3.command("USER " + users.names[index]);
@@ -70,11 +69,6 @@ asio::awaitable<void> pop3_greeting(line_connection& c) {
 
 int main(int argc, char** argv) {
   using namespace packmail::bench;
-  load_compare_options o;
-  CLI::App app{"pop3_load_bench: POP3 sessions/s and latency, packmail vs Dovecot"};
-  add_load_compare_options(app, o);
-  CLI11_PARSE(app, argc, argv);
-
   load_protocol p;
   p.bench = "pop3_load_bench";
   p.protocol = "pop3";
@@ -83,10 +77,6 @@ int main(int argc, char** argv) {
   p.greet = pop3_greeting;
   p.make_session = make_pop3_session;
   p.target_sessions_ratio = 2.0;
-  try {
-    return run_load_compare(p, o, argv[0]);
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "pop3_load_bench: {}\n", e.what());
-    return 1;
-  }
+  return load_compare_main(argc, argv, p,
+                           "pop3_load_bench: POP3 sessions/s and latency, packmail vs Dovecot");
 }

@@ -19,7 +19,6 @@
 #include <spawn.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,6 +45,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "common/measure.h"
 #include "common/message_generator.h"
 #include "packmail/storage/store.h"
 
@@ -112,34 +112,6 @@ mount_info find_mount(const fs::path& path) {
     }
   }
   return best;
-}
-
-std::uint64_t total_memory_bytes() {
-  std::ifstream in("/proc/meminfo");
-  std::string key;
-  std::uint64_t kib = 0;
-  while (in >> key >> kib) {
-    if (key == "MemTotal:") return kib * 1024;
-    in.ignore(1 << 10, '\n');
-  }
-  return 0;
-}
-
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.starts_with("model name")) {
-      const auto colon = line.find(':');
-      if (colon != std::string::npos) return line.substr(line.find_first_not_of(" \t", colon + 1));
-    }
-  }
-  return "unknown";
-}
-
-std::string kernel_release() {
-  utsname u{};
-  return uname(&u) == 0 ? std::string(u.release) : "unknown";
 }
 
 // --- counters sampled around each phase ---------------------------------------
@@ -675,7 +647,9 @@ json report_json(const store_report& r) {
   return j;
 }
 
-std::string with_commas(double v) {
+// 12,345: rounded to a whole number even below 100 (common/measure.h's
+// with_commas keeps a decimal there).
+std::string whole_with_commas(double v) {
   std::string digits = fmt::format("{:.0f}", v);
   std::string out;
   const std::size_t start = digits[0] == '-' ? 1 : 0;
@@ -727,13 +701,9 @@ int run_bench(const options& o) {
   const bool run_maildir_store =
       std::find(o.stores.begin(), o.stores.end(), "maildir") != o.stores.end();
 
-  char date[32];
-  const std::time_t now = std::time(nullptr);
-  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  const std::string date = utc_now();
   fmt::print("store_bench: segment store vs one-file-per-message maildir ({})\n", date);
-  fmt::print("machine: {} cores ({}), {:.1f} GiB memory, kernel {}\n",
-             std::thread::hardware_concurrency(), cpu_model(),
-             static_cast<double>(total_memory_bytes()) / (1ull << 30), kernel_release());
+  fmt::print("machine: {}\n", machine_line());
   fmt::print("directory: {} on {} ({} mounted at {}, device {})\n", scratch.string(), mount.fs_type,
              mount.source, mount.mount_point, mount.device);
   fmt::print(
@@ -754,7 +724,7 @@ int run_bench(const options& o) {
     w.payload_bytes += w.messages.back().size();
   }
   fmt::print("payload: {} bytes ({}), mean {:.0f} bytes per message\n\n",
-             with_commas(static_cast<double>(w.payload_bytes)), mib(w.payload_bytes),
+             whole_with_commas(static_cast<double>(w.payload_bytes)), mib(w.payload_bytes),
              static_cast<double>(w.payload_bytes) /
                  static_cast<double>(std::max<std::uint64_t>(1, o.messages)));
   std::fflush(stdout);
@@ -794,8 +764,8 @@ int run_bench(const options& o) {
   print_row("ingest wall time",
             cell(seg, [](auto& r) { return fmt::format("{:.2f} s", r.ingest.seconds); }),
             cell(md, [](auto& r) { return fmt::format("{:.2f} s", r.ingest.seconds); }));
-  print_row("messages/s", cell(seg, [](auto& r) { return with_commas(rate(r)); }),
-            cell(md, [](auto& r) { return with_commas(rate(r)); }));
+  print_row("messages/s", cell(seg, [](auto& r) { return whole_with_commas(rate(r)); }),
+            cell(md, [](auto& r) { return whole_with_commas(rate(r)); }));
   const auto lat = [](auto& r) {
     return fmt::format("{:.2f}/{:.2f}/{:.1f}", r.ingest.latency_p50_ms, r.ingest.latency_p99_ms,
                        r.ingest.latency_max_ms);
@@ -818,7 +788,7 @@ int run_bench(const options& o) {
       const json& v = r.ingest.counters[std::string(key)];
       if (v.is_null()) return "n/a";
       return bytes ? mib(v.template get<std::uint64_t>())
-                   : with_commas(static_cast<double>(v.template get<std::uint64_t>()));
+                   : whole_with_commas(static_cast<double>(v.template get<std::uint64_t>()));
     };
   };
   print_row("disk flushes (ingest)", cell(seg, counter("disk_flushes", false)),
@@ -836,13 +806,16 @@ int run_bench(const options& o) {
   print_row("bytes on disk, apparent (du -b)",
             cell(seg, [](auto& r) { return mib(r.disk.apparent_bytes); }),
             cell(md, [](auto& r) { return mib(r.disk.apparent_bytes); }));
-  print_row("files (find | wc -l)",
-            cell(seg, [](auto& r) { return with_commas(static_cast<double>(r.disk.entries)); }),
-            cell(md, [](auto& r) { return with_commas(static_cast<double>(r.disk.entries)); }));
+  print_row(
+      "files (find | wc -l)",
+      cell(seg, [](auto& r) { return whole_with_commas(static_cast<double>(r.disk.entries)); }),
+      cell(md, [](auto& r) { return whole_with_commas(static_cast<double>(r.disk.entries)); }));
   print_row(
       "  of which regular files",
-      cell(seg, [](auto& r) { return with_commas(static_cast<double>(r.disk.regular_files)); }),
-      cell(md, [](auto& r) { return with_commas(static_cast<double>(r.disk.regular_files)); }));
+      cell(seg,
+           [](auto& r) { return whole_with_commas(static_cast<double>(r.disk.regular_files)); }),
+      cell(md,
+           [](auto& r) { return whole_with_commas(static_cast<double>(r.disk.regular_files)); }));
   const std::string copy_label = cold ? "cp -a, cold cache" : "cp -a, WARM cache";
   print_row(copy_label,
             cell(seg, [](auto& r) { return fmt::format("{:.2f} s", r.copy.cp_seconds); }),
@@ -869,13 +842,10 @@ int run_bench(const options& o) {
   out["users"] = o.users;
   out["seed"] = o.seed;
   out["payload_bytes"] = w.payload_bytes;
-  out["machine"] = {{"nproc", std::thread::hardware_concurrency()},
-                    {"cpu", cpu_model()},
-                    {"memory_bytes", total_memory_bytes()},
-                    {"kernel", kernel_release()},
-                    {"fs_type", mount.fs_type},
-                    {"fs_source", mount.source},
-                    {"dir", scratch.string()}};
+  out["machine"] = machine_json();
+  out["machine"]["fs_type"] = mount.fs_type;
+  out["machine"]["fs_source"] = mount.source;
+  out["machine"]["dir"] = scratch.string();
   out["cache_dropped"] = copied ? json(cold) : json(nullptr);
   if (!cold) out["cache_note"] = cache_note;
   for (const auto& r : reports) out[r.name] = report_json(r);

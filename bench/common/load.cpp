@@ -6,7 +6,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
+#include <functional>
 #include <memory>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -190,8 +192,14 @@ load_result run_closed_loop(const load_options& o, std::vector<std::string> step
   return r;
 }
 
-void seed_imap(const tcp::endpoint& server, const bench_users& users, unsigned per_user,
-               const message_generator& generator) {
+namespace {
+
+// Logs every user in over IMAP, 8 connections in parallel, and runs
+// in_session(imap, user index) between LOGIN and LOGOUT. Throws
+// "<what>: <the first error>" when anything failed.
+void for_each_user_over_imap(
+    const tcp::endpoint& server, const bench_users& users, std::string_view what,
+    const std::function<awaitable<void>(imap_client& imap, std::size_t user)>& in_session) {
   asio::io_context io(1);
   deadline_watchdog watchdog(io.get_executor());
   std::size_t next_user = 0;
@@ -201,46 +209,43 @@ void seed_imap(const tcp::endpoint& server, const bench_users& users, unsigned p
     imap_client imap(c);
     while (next_user < users.names.size() && error.empty()) {
       const std::size_t u = next_user++;
-      const std::string& name = users.names[u];
       co_await c.connect(server);
       co_await imap.greeting();
-      co_await imap.command("LOGIN " + imap_quote(name) + " " + imap_quote(users.password));
-      for (unsigned k = 0; k < per_user; ++k) {
-        const std::string message = generator.message(u * per_user + k, name + "@example.com");
-        co_await imap.append("INBOX", message);
-      }
+      co_await imap.command("LOGIN " + imap_quote(users.names[u]) + " " +
+                            imap_quote(users.password));
+      co_await in_session(imap, u);
       co_await imap.command("LOGOUT");
       c.close();
     }
   };
   run_all(io, watchdog, 8, worker, error);
-  if (!error.empty()) throw std::runtime_error("seeding over IMAP: " + error);
+  if (!error.empty()) throw std::runtime_error(fmt::format("{}: {}", what, error));
+}
+
+}  // namespace
+
+void seed_imap(const tcp::endpoint& server, const bench_users& users, unsigned per_user,
+               const message_generator& generator) {
+  for_each_user_over_imap(
+      server, users, "seeding over IMAP", [&](imap_client& imap, std::size_t u) -> awaitable<void> {
+        const std::string& name = users.names[u];
+        for (unsigned k = 0; k < per_user; ++k) {
+          const std::string message = generator.message(u * per_user + k, name + "@example.com");
+          co_await imap.append("INBOX", message);
+        }
+      });
 }
 
 std::uint64_t count_imap_messages(const tcp::endpoint& server, const bench_users& users) {
-  asio::io_context io(1);
-  deadline_watchdog watchdog(io.get_executor());
-  std::size_t next_user = 0;
   std::uint64_t total = 0;
-  std::string error;
-  auto worker = [&](unsigned) -> awaitable<void> {
-    line_connection c(io.get_executor(), watchdog);
-    imap_client imap(c);
-    while (next_user < users.names.size() && error.empty()) {
-      const std::string& name = users.names[next_user++];
-      co_await c.connect(server);
-      co_await imap.greeting();
-      co_await imap.command("LOGIN " + imap_quote(name) + " " + imap_quote(users.password));
-      // SELECT's "* n EXISTS" (RFC 3501 7.3.1) is the message count.
-      const imap_reply reply = co_await imap.command("EXAMINE INBOX");
-      if (!reply.exists) throw protocol_error("EXAMINE INBOX: no EXISTS for " + name);
-      total += *reply.exists;
-      co_await imap.command("LOGOUT");
-      c.close();
-    }
-  };
-  run_all(io, watchdog, 8, worker, error);
-  if (!error.empty()) throw std::runtime_error("counting over IMAP: " + error);
+  for_each_user_over_imap(
+      server, users, "counting over IMAP",
+      [&](imap_client& imap, std::size_t u) -> awaitable<void> {
+        // SELECT's "* n EXISTS" (RFC 3501 7.3.1) is the message count.
+        const imap_reply reply = co_await imap.command("EXAMINE INBOX");
+        if (!reply.exists) throw protocol_error("EXAMINE INBOX: no EXISTS for " + users.names[u]);
+        total += *reply.exists;
+      });
   return total;
 }
 

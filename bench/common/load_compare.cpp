@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -23,22 +24,15 @@ struct server_run {
   bool ok() const { return error.empty() && result.unavailable.empty(); }
 };
 
-void print_row(std::string_view what, const std::vector<std::string>& cells) {
-  std::string line = fmt::format("  {:<32}", what);
-  for (const auto& c : cells) line += fmt::format(" {:>21}", c);
-  fmt::print("{}\n", line);
-}
+// The results table's columns.
+constexpr std::size_t k_label_width = 32;
+constexpr std::size_t k_cell_width = 21;
 
 std::string cell_of(const server_run& run, const std::function<std::string(const load_result&)>& f,
                     bool paced) {
   if (!run.error.empty()) return "error";
   if (!run.result.unavailable.empty()) return "not available";
   return f(paced ? run.paced : run.result);
-}
-
-bool wants(const load_compare_options& o, const std::string& name) {
-  if (o.skip_dovecot && name.starts_with("dovecot")) return false;
-  return std::find(o.servers.begin(), o.servers.end(), name) != o.servers.end();
 }
 
 }  // namespace
@@ -58,59 +52,37 @@ void add_load_compare_options(CLI::App& app, load_compare_options& o) {
   app.add_option("--messages-per-user", o.messages_per_user, "messages seeded per INBOX")
       ->check(CLI::Range(10u, 100000u))
       ->capture_default_str();
-  app.add_option("--scheme", o.scheme, "password scheme of the users (packmailctl --scheme)")
-      ->check(CLI::IsMember({"SHA512-CRYPT", "ARGON2ID", "BLF-CRYPT", "PLAIN"}))
-      ->capture_default_str();
-  app.add_option("--servers", o.servers, "servers to run")
-      ->delimiter(',')
-      ->check(CLI::IsMember({"packmail", "dovecot-default", "dovecot-performance"}))
-      ->capture_default_str();
+  add_server_options(app, o);
   app.add_option("--paced-fraction", o.paced_fraction,
                  "paced phase rate, as a fraction of the slowest server's closed-loop rate (0: no "
                  "paced phase)")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
-  app.add_flag("--skip-dovecot", o.skip_dovecot, "run packmail only");
-  app.add_option("--packmaild", o.packmaild, "packmaild binary (default: the build tree's)");
-  app.add_option("--packmailctl", o.packmailctl, "packmailctl binary (default: the build tree's)");
-  app.add_option("--sources", o.sources, "loopback source addresses 127.0.0.2... to spread over")
-      ->check(CLI::Range(1u, 250u))
-      ->capture_default_str();
-  app.add_flag("--keep", o.keep, "keep the scratch directory (data, configs, logs)");
-  app.add_option("--seed", o.seed, "message generator seed")->capture_default_str();
+  add_run_options(app, o);
 }
 
 int run_load_compare(const load_protocol& p, const load_compare_options& options,
                      const char* argv0) {
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  install_cleanup_handlers();
+  const std::uint64_t open_files = prepare_process();
   load_compare_options o = options;
   if (o.users == 0) o.users = 2 * o.clients;
   o.users = std::max(o.users, o.clients);
-  const std::uint64_t open_files = raise_open_file_limit();
-  const fs::path packmaild = find_build_binary(argv0, "packmaild", o.packmaild);
-  const fs::path packmailctl = find_build_binary(argv0, "packmailctl", o.packmailctl);
+  const bench_setup setup(argv0, p.bench, o.packmaild, o.packmailctl, o.keep);
+  print_header(
+      fmt::format("{}: packmail vs Dovecot", p.bench), setup,
+      {fmt::format("load: {}", p.title),
+       fmt::format(
+           "      {} clients (one io_context thread), {} users ({} seeded messages each), from {} "
+           "loopback addresses; per server {:.0f} s warm-up + {:.0f} s measured in a closed "
+           "loop, then the same paced at {:.0f}% of the slowest server's closed-loop rate",
+           o.clients, o.users, o.messages_per_user, o.sources, o.warmup_s, o.duration_s,
+           100 * o.paced_fraction),
+       fmt::format("passwords: {} for every user, verified by both servers on every login (no "
+                   "auth cache on either)",
+                   o.scheme)});
 
-  scratch_dir scratch(p.bench, o.keep);
-  const std::string date = utc_now();
-  fmt::print("{}: packmail vs Dovecot ({})\n", p.bench, date);
-  fmt::print("machine: {}\n", machine_line());
-  fmt::print("load: {}\n", p.title);
-  fmt::print(
-      "      {} clients (one io_context thread), {} users ({} seeded messages each), from {} "
-      "loopback addresses; per server {:.0f} s warm-up + {:.0f} s measured in a closed loop, "
-      "then the same paced at {:.0f}% of the slowest server's closed-loop rate\n",
-      o.clients, o.users, o.messages_per_user, o.sources, o.warmup_s, o.duration_s,
-      100 * o.paced_fraction);
-  fmt::print(
-      "passwords: {} for every user, verified by both servers on every login (no auth cache "
-      "on either)\n",
-      o.scheme);
-  fmt::print("scratch: {}\n", scratch.path().string());
-  fmt::print("machine busy before the run: {:.0f}% (anything else running distorts the figures)\n",
-             machine_busy_over(std::chrono::seconds(1)));
-
-  const bench_users users = create_users(packmailctl, scratch.path() / "users", o.users, o.scheme);
+  const bench_users users =
+      create_users(setup.packmailctl, setup.scratch.path() / "users", o.users, o.scheme);
   const message_generator generator(o.seed);
   const session_function session = p.make_session(users, o.clients);
 
@@ -122,20 +94,15 @@ int run_load_compare(const load_protocol& p, const load_compare_options& options
 
   std::vector<server_run> runs;
   for (const char* name : {"packmail", "dovecot-default", "dovecot-performance"}) {
-    if (wants(o, name)) runs.push_back(server_run{name, {}, {}, {}, {}, json::object()});
+    if (wants_server(o.servers, o.skip_dovecot, name))
+      runs.push_back(server_run{name, {}, {}, {}, {}, json::object()});
   }
 
   // Dovecot's prerequisites, once.
-  std::string dovecot_version, dovecot_error;
-  std::optional<system_user> mail_user;
-  for (const auto& r : runs) {
-    if (!r.name.starts_with("dovecot") || mail_user || !dovecot_error.empty()) continue;
-    try {
-      dovecot_version = ensure_dovecot_installed();
-      mail_user = ensure_system_user("packmail-bench");
-    } catch (const std::exception& e) {
-      dovecot_error = e.what();
-    }
+  dovecot_setup dovecot;
+  if (std::any_of(runs.begin(), runs.end(),
+                  [](const server_run& r) { return r.name.starts_with("dovecot"); })) {
+    dovecot = prepare_dovecot();
   }
 
   // Starts the run's server, calls body(imap port, port under load, pid),
@@ -145,26 +112,18 @@ int run_load_compare(const load_protocol& p, const load_compare_options& options
       [&](const server_run& run,
           const std::function<void(std::uint16_t, std::uint16_t, pid_t)>& body) {
         if (run.name == "packmail") {
-          packmail_options po;
-          po.packmaild = packmaild;
-          po.dir = scratch.path() / "packmail";
-          po.users_file = users.file;
-          po.imap_port = free_port();
+          packmail_options po = packmail_for(setup, users);
           po.pop3_port = p.protocol == "pop3" ? free_port() : 0;
           packmail_server server(po);
           body(po.imap_port, p.protocol == "pop3" ? po.pop3_port : po.imap_port, server.pid());
           server.stop();
           return;
         }
-        if (!mail_user) throw std::runtime_error(dovecot_error);
-        dovecot_options d;
-        d.dir = scratch.path() / run.name;
-        d.home_root = scratch.path() / "dovecot-homes";
-        d.users_file = users.file;
+        if (!dovecot.mail_user) throw std::runtime_error(dovecot.error);
+        dovecot_options d =
+            dovecot_for(setup, run.name, "dovecot-homes", users, *dovecot.mail_user);
         d.mode = run.name == "dovecot-default" ? dovecot_login_mode::standard
                                                : dovecot_login_mode::performance;
-        d.mail_user = *mail_user;
-        d.imap_port = free_port();
         d.pop3_port = p.protocol == "pop3" ? free_port() : 0;
         d.max_connections = std::max(1000u, 2 * o.clients);
         dovecot_server server(d);
@@ -175,7 +134,7 @@ int run_load_compare(const load_protocol& p, const load_compare_options& options
   // Phase 1: the closed loop, each server's maximum rate.
   bool dovecot_seeded = false;
   for (auto& run : runs) {
-    try {
+    run_recording_failure(run.name, run.error, [&] {
       const auto body = [&](std::uint16_t imap_port, std::uint16_t load_port, pid_t pid) {
         const bool seed = run.name == "packmail" || !dovecot_seeded;
         if (seed) {
@@ -201,10 +160,7 @@ int run_load_compare(const load_protocol& p, const load_compare_options& options
                        : " (not available: " + run.result.unavailable + ")");
       };
       with_server(run, body);
-    } catch (const std::exception& e) {
-      run.error = e.what();
-      fmt::print(stderr, "{}: FAILED: {}\n", run.name, run.error);
-    }
+    });
   }
 
   // Phase 2: every server at the same paced rate, for latency at equal load.
@@ -224,21 +180,21 @@ int run_load_compare(const load_protocol& p, const load_compare_options& options
   if (run_paced) {
     for (auto& run : runs) {
       if (!run.ok()) continue;
-      try {
-        const auto body = [&](std::uint16_t, std::uint16_t load_port, pid_t pid) {
-          fmt::print(stderr, "{}: paced at {:.0f} sessions/s for {:.0f}+{:.0f} s...\n", run.name,
-                     paced_rate, o.warmup_s, o.duration_s);
-          lo.server = tcp::endpoint(asio::ip::address_v4::loopback(), load_port);
-          lo.server_pid = pid;
-          lo.sessions_per_second = paced_rate;
-          run.paced = run_closed_loop(lo, p.step_names, p.greet, session);
-        };
-        with_server(run, body);
-        run.paced_ran = true;
-      } catch (const std::exception& e) {
-        run.paced_error = e.what();
-        fmt::print(stderr, "{}: paced run FAILED: {}\n", run.name, run.paced_error);
-      }
+      run_recording_failure(
+          run.name, run.paced_error,
+          [&] {
+            const auto body = [&](std::uint16_t, std::uint16_t load_port, pid_t pid) {
+              fmt::print(stderr, "{}: paced at {:.0f} sessions/s for {:.0f}+{:.0f} s...\n",
+                         run.name, paced_rate, o.warmup_s, o.duration_s);
+              lo.server = tcp::endpoint(asio::ip::address_v4::loopback(), load_port);
+              lo.server_pid = pid;
+              lo.sessions_per_second = paced_rate;
+              run.paced = run_closed_loop(lo, p.step_names, p.greet, session);
+            };
+            with_server(run, body);
+            run.paced_ran = true;
+          },
+          "paced run FAILED:");
     }
   }
 
@@ -246,7 +202,7 @@ int run_load_compare(const load_protocol& p, const load_compare_options& options
   fmt::print("\n");
   std::vector<std::string> header;
   for (const auto& r : runs) header.push_back(r.name);
-  print_row("", header);
+  print_row("", header, k_label_width, k_cell_width);
   const auto row = [&](std::string_view what, std::function<std::string(const load_result&)> f,
                        bool paced = false) {
     std::vector<std::string> cells;
@@ -258,7 +214,7 @@ int run_load_compare(const load_protocol& p, const load_compare_options& options
             r, [&](const load_result& x) { return f(x); }, paced));
       }
     }
-    print_row(what, cells);
+    print_row(what, cells, k_label_width, k_cell_width);
   };
   const auto latency = [](const latency_recorder& l) {
     return fmt::format("{:.2f} / {:.2f}", l.percentile_ms(50), l.percentile_ms(99));
@@ -331,7 +287,7 @@ int run_load_compare(const load_protocol& p, const load_compare_options& options
   // --- targets and JSON ---------------------------------------------------------------
   json out;
   out["bench"] = p.bench;
-  out["date"] = date;
+  out["date"] = setup.date;
   out["machine"] = machine_json();
   out["clients"] = o.clients;
   out["users"] = o.users;
@@ -340,7 +296,7 @@ int run_load_compare(const load_protocol& p, const load_compare_options& options
   out["duration_s"] = o.duration_s;
   out["password_scheme"] = o.scheme;
   out["open_files_limit"] = open_files;
-  if (!dovecot_version.empty()) out["dovecot_version"] = dovecot_version;
+  if (!dovecot.version.empty()) out["dovecot_version"] = dovecot.version;
   out["paced_sessions_per_second"] = run_paced ? json(paced_rate) : json(nullptr);
   const server_run* pm = nullptr;
   for (const auto& r : runs) {
@@ -402,13 +358,26 @@ int run_load_compare(const load_protocol& p, const load_compare_options& options
   out["ratios"] = compared ? ratios : json(nullptr);
   out["targets_met"] = compared ? met : json(nullptr);
   out["all_targets_met"] = compared ? json(all_met) : json(nullptr);
-  if (o.keep) fmt::print("\n  scratch directory kept: {}\n", scratch.path().string());
-  fmt::print("\n{}\n", out.dump());
-  std::fflush(stdout);
+  print_closing(out, setup, o.keep);
 
   bool failed = false;
   for (const auto& r : runs) failed = failed || !r.error.empty();
   return failed ? 1 : 0;
+}
+
+int load_compare_main(int argc, char** argv, const load_protocol& protocol,
+                      const std::string& description) {
+  load_compare_options o;
+  CLI::App app{description};
+  add_load_compare_options(app, o);
+  CLI11_PARSE(app, argc, argv);
+  return run_main(protocol.bench, [&] { return run_load_compare(protocol, o, argv[0]); });
+}
+
+std::size_t session_user(unsigned client, std::uint64_t session, unsigned clients,
+                         const bench_users& users) {
+  const unsigned per_client = std::max<unsigned>(1, users.names.size() / clients);
+  return (client + clients * (session % per_client)) % users.names.size();
 }
 
 }  // namespace packmail::bench

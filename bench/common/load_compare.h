@@ -19,23 +19,17 @@
 #include <string>
 #include <vector>
 
+#include "common/comparison.h"
 #include "common/load.h"
 
 namespace packmail::bench {
 
-struct load_compare_options {
+struct load_compare_options : comparison_options {
   unsigned clients = 50;
   double duration_s = 20;
   double warmup_s = 2;
   unsigned users = 0;  // 0: 2 x clients
   unsigned messages_per_user = 30;
-  std::string scheme = "SHA512-CRYPT";
-  std::vector<std::string> servers = {"packmail", "dovecot-default", "dovecot-performance"};
-  bool skip_dovecot = false;
-  std::string packmaild, packmailctl;
-  unsigned sources = 16;
-  bool keep = false;
-  std::uint64_t seed = 1;
   // The paced phase runs every server at this fraction of the slowest
   // server's closed-loop sessions/s, for latency at equal load. 0: skipped.
   double paced_fraction = 0.8;
@@ -60,5 +54,16 @@ struct load_protocol {
 // a packmail listener answering "not available" is reported, not a failure).
 int run_load_compare(const load_protocol& protocol, const load_compare_options& options,
                      const char* argv0);
+
+// A load benchmark's main(): parses the options (`description` heads
+// --help), then runs; an exception is reported as "<bench>: <text>", exit 1.
+int load_compare_main(int argc, char** argv, const load_protocol& protocol,
+                      const std::string& description);
+
+// The user of session `session` of client `client` out of `clients`: client
+// i cycles through users i, i + clients, ..., so no two clients use the same
+// user at the same time.
+std::size_t session_user(unsigned client, std::uint64_t session, unsigned clients,
+                         const bench_users& users);
 
 }  // namespace packmail::bench
