@@ -44,7 +44,9 @@ void setup_logging(const std::string& level) {
 // IMAP (RFC 3501): the sans-I/O session over the store, logins checked against
 // the passwd-file (re-read when it changes).
 session_factory imap_factory(const server_config& config, packmail::storage::mail_store* store,
-                             std::shared_ptr<user_db> users, bool implicit_tls) {
+                             std::shared_ptr<user_db> users,
+                             std::shared_ptr<packmail::protocols::imap::recent_registry> recent,
+                             bool implicit_tls) {
   namespace imap = packmail::protocols::imap;
   imap::session_config base;
   base.store = store;
@@ -54,7 +56,7 @@ session_factory imap_factory(const server_config& config, packmail::storage::mai
   base.idle_timeout = config.limits.imap_idle_timeout;
   base.max_auth_failures = config.limits.auth_failure_limit;
   base.auth_failure_delay = config.limits.auth_failure_delay;
-  base.recent = std::make_shared<imap::recent_registry>();
+  base.recent = std::move(recent);
   base.starttls_available = !implicit_tls;
   base.limits.max_line = config.limits.max_line_length;
   base.limits.max_append_literal = config.limits.max_literal_size;
@@ -157,11 +159,14 @@ int run(const std::optional<std::string>& config_file, const config_overrides& f
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   server_options options;
   const std::string host = host_name();
+  // Shared by the listeners of a protocol: \Recent goes to one IMAP session
+  // (imap or imaps), a maildrop to one POP3 session (pop3 or pop3s).
+  auto recent = std::make_shared<packmail::protocols::imap::recent_registry>();
   auto pop3_locks = std::make_shared<packmail::protocols::pop3::maildrop_locks>();
   auto factory_for = [&](protocol_kind kind, bool tls_on) -> session_factory {
     switch (kind) {
       case protocol_kind::imap:
-        return imap_factory(config, store.value().get(), users, tls_on);
+        return imap_factory(config, store.value().get(), users, recent, tls_on);
       case protocol_kind::pop3:
         return pop3_factory(config, store.value().get(), users, pop3_locks, tls_on);
       case protocol_kind::lmtp:
