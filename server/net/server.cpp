@@ -93,6 +93,16 @@ std::string endpoint_string(const tcp::endpoint& ep) {
   return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
 }
 
+// The completion of a coroutine that should not throw: logs what escaped.
+void log_failure(std::exception_ptr e, std::string_view what) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    spdlog::error("{} failed: {}", what, x.what());
+  }
+}
+
 // The address a client is counted under: an IPv4-mapped IPv6 address is the
 // IPv4 client it stands for.
 asio::ip::address client_address(const asio::ip::address& a) {
@@ -235,14 +245,15 @@ struct server::impl {
   void bind_all();
   void bind(tcp::acceptor& acceptor, const listen_address& address, const std::string& name);
   void bind_unix(bound_listener& l);
-  awaitable<void> accept_loop(bound_listener& l);
-  awaitable<void> unix_accept_loop(bound_listener& l);
+  // Accepts client connections on a TCP or unix-socket acceptor of l.
+  template <class Acceptor>
+  awaitable<void> accept_loop(bound_listener& l, Acceptor& acceptor);
   awaitable<void> admin_accept_loop();
   void start_connection(bound_listener& l, stream_socket socket, protocols::connection_info info,
                         std::string peer, connection_limits::slot slot);
   void start_admin_connection(tcp::socket socket, connection_limits::slot slot);
   // Logs a refused connection, rate-limited. On control.
-  void log_refusal(const std::string& listener, const tcp::endpoint& peer,
+  void log_refusal(const std::string& listener, const std::string& peer,
                    protocols::refusal_reason reason, const connection_limits& by);
   // Registers a live connection; false when shutting down (drop it).
   bool add_live(std::uint64_t& id, std::shared_ptr<tracked> t);
@@ -758,7 +769,7 @@ void server::impl::remove_live(std::uint64_t id) {
   if (stopping && live.empty()) asio::post(control, [this] { drained.cancel(); });
 }
 
-void server::impl::log_refusal(const std::string& listener, const tcp::endpoint& peer,
+void server::impl::log_refusal(const std::string& listener, const std::string& peer,
                                protocols::refusal_reason reason, const connection_limits& by) {
   const auto now = std::chrono::steady_clock::now();
   if (last_refusal_log && now - *last_refusal_log < k_refusal_log_interval) {
@@ -774,19 +785,52 @@ void server::impl::log_refusal(const std::string& listener, const tcp::endpoint&
             std::chrono::duration_cast<std::chrono::seconds>(now - *last_refusal_log).count()) +
         " s)";
   }
-  spdlog::warn("{}: refused connection from {}: {} (limit {}){}", listener, endpoint_string(peer),
+  spdlog::warn("{}: refused connection from {}: {} (limit {}){}", listener, peer,
                per_address ? "too many connections from this address" : "too many connections",
                per_address ? by.max_per_address() : by.max_total(), unlogged);
   last_refusal_log = now;
   unlogged_refusals = 0;
 }
 
-awaitable<void> server::impl::accept_loop(bound_listener& l) {
+namespace {
+
+// What the accept loop needs to know of a new client connection.
+struct accepted_peer {
+  std::optional<asio::ip::address> counted_as;  // nullopt: a unix socket (total limit only)
+  protocols::connection_info info;
+  std::string name;  // for logs: "127.0.0.1:50123", "unix:/path"
+  asio::generic::stream_protocol protocol;
+};
+
+accepted_peer describe(const tcp::endpoint& peer, const listener_options&) {
+  const auto address = client_address(peer.address());
+  accepted_peer a{address,
+                  {},
+                  endpoint_string(tcp::endpoint(address, peer.port())),
+                  asio::generic::stream_protocol(peer.protocol().family(), IPPROTO_TCP)};
+  a.info.remote_address = address.to_string();
+  a.info.remote_port = peer.port();
+  a.info.loopback = address.is_loopback();
+  return a;
+}
+
+accepted_peer describe(const unix_stream::endpoint&, const listener_options& l) {
+  accepted_peer a{
+      std::nullopt, {}, "unix:" + l.unix_path.string(), asio::generic::stream_protocol(AF_UNIX, 0)};
+  a.info.remote_address = "unix";
+  a.info.loopback = true;  // the peer is on this machine
+  return a;
+}
+
+}  // namespace
+
+template <class Acceptor>
+awaitable<void> server::impl::accept_loop(bound_listener& l, Acceptor& acceptor) {
   for (;;) {
-    tcp::socket socket(asio::make_strand(io));
-    tcp::endpoint peer;
-    auto [ec] = co_await l.acceptor.async_accept(socket, peer, use_nothrow);
-    if (!l.acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
+    typename Acceptor::protocol_type::socket socket(asio::make_strand(io));
+    typename Acceptor::endpoint_type endpoint;
+    auto [ec] = co_await acceptor.async_accept(socket, endpoint, use_nothrow);
+    if (!acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
     if (ec) {
       // Out of descriptors and the like: back off instead of spinning.
       spdlog::warn("{}: accept failed: {}", l.options.name, ec.message());
@@ -794,63 +838,22 @@ awaitable<void> server::impl::accept_loop(bound_listener& l) {
       co_await pause.async_wait(use_nothrow);
       continue;
     }
+    accepted_peer peer = describe(endpoint, l.options);
     connection_limits::slot slot;
-    const auto refused = limits.admit(client_address(peer.address()), slot);
-    if (refused) {
+    if (const auto refused = limits.admit(peer.counted_as, slot)) {
       // Before any session, handshake or session-thread work. Implicit TLS
       // listeners close without a handshake: it is what a flood would cost.
       std::string text;
       if (!l.options.implicit_tls && l.options.refusal) text = l.options.refusal(*refused);
       refuse_and_close(socket, text);
-      log_refusal(l.options.name, peer, *refused, limits);
+      log_refusal(l.options.name, peer.name, *refused, limits);
       continue;
     }
-    const auto address = client_address(peer.address());
-    protocols::connection_info info;
-    info.remote_address = address.to_string();
-    info.remote_port = peer.port();
-    info.loopback = address.is_loopback();
-    const int family = peer.protocol().family();
-    error_code ec2;
     auto executor = socket.get_executor();
-    const auto native = socket.release(ec2);
-    if (ec2) continue;  // the slot is released, the socket gone
-    stream_socket stream(executor, asio::generic::stream_protocol(family, IPPROTO_TCP), native);
-    start_connection(l, std::move(stream), std::move(info),
-                     endpoint_string(tcp::endpoint(address, peer.port())), std::move(slot));
-  }
-}
-
-awaitable<void> server::impl::unix_accept_loop(bound_listener& l) {
-  for (;;) {
-    unix_stream::socket socket(asio::make_strand(io));
-    auto [ec] = co_await l.unix_acceptor->async_accept(socket, use_nothrow);
-    if (!l.unix_acceptor->is_open() || ec == asio::error::operation_aborted) co_return;
-    if (ec) {
-      spdlog::warn("{}: accept failed: {}", l.options.name, ec.message());
-      asio::steady_timer pause(control, std::chrono::milliseconds(100));
-      co_await pause.async_wait(use_nothrow);
-      continue;
-    }
-    connection_limits::slot slot;
-    if (const auto refused = limits.admit(std::nullopt, slot)) {
-      std::string text;
-      if (l.options.refusal) text = l.options.refusal(*refused);
-      refuse_and_close(socket, text);
-      spdlog::warn("{}: refused a connection: too many connections (limit {})", l.options.name,
-                   limits.max_total());
-      continue;
-    }
-    protocols::connection_info info;
-    info.remote_address = "unix";
-    info.loopback = true;  // the peer is on this machine
-    error_code ec2;
-    auto executor = socket.get_executor();
-    const auto native = socket.release(ec2);
-    if (ec2) continue;
-    stream_socket stream(executor, asio::generic::stream_protocol(AF_UNIX, 0), native);
-    start_connection(l, std::move(stream), std::move(info), "unix:" + l.options.unix_path.string(),
-                     std::move(slot));
+    const auto native = socket.release(ec);
+    if (ec) continue;  // the slot is released, the socket gone
+    start_connection(l, stream_socket(executor, peer.protocol, native), std::move(peer.info),
+                     std::move(peer.name), std::move(slot));
   }
 }
 
@@ -863,13 +866,7 @@ void server::impl::start_connection(bound_listener& l, stream_socket socket,
   if (!add_live(id, conn)) return;  // shutting down: the socket closes here
   auto executor = conn->executor();
   asio::co_spawn(executor, conn->run(), [this, id, conn](std::exception_ptr e) {
-    if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& x) {
-        spdlog::error("connection from {} failed: {}", conn->peer(), x.what());
-      }
-    }
+    log_failure(e, "connection from " + conn->peer());
     // run() closed the socket (or threw, and the socket closes with conn).
     conn->release_slot();
     remove_live(id);
@@ -892,7 +889,7 @@ awaitable<void> server::impl::admin_accept_loop() {
     const auto refused = admin_limits.admit(client_address(peer.address()), slot);
     if (refused) {
       refuse_and_close(socket, detail::admin_refusal());
-      log_refusal("admin", peer, *refused, admin_limits);
+      log_refusal("admin", endpoint_string(peer), *refused, admin_limits);
       continue;
     }
     start_admin_connection(std::move(socket), std::move(slot));
@@ -913,13 +910,7 @@ void server::impl::start_admin_connection(tcp::socket socket, connection_limits:
         co_await detail::serve_admin_connection(conn->socket(), *context);
       },
       [this, id, conn](std::exception_ptr e) {
-        if (e) {
-          try {
-            std::rethrow_exception(e);
-          } catch (const std::exception& x) {
-            spdlog::error("admin connection failed: {}", x.what());
-          }
-        }
+        log_failure(e, "admin connection");
         // Closes the socket if the client left it open (the admin loop
         // returns without closing).
         error_code ignored;
@@ -932,15 +923,7 @@ void server::impl::start_admin_connection(tcp::socket socket, connection_limits:
 void server::impl::begin_shutdown() {
   if (shutdown_started) return;
   shutdown_started = true;
-  asio::co_spawn(control, shutdown(), [](std::exception_ptr e) {
-    if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& x) {
-        spdlog::error("shutdown failed: {}", x.what());
-      }
-    }
-  });
+  asio::co_spawn(control, shutdown(), [](std::exception_ptr e) { log_failure(e, "shutdown"); });
 }
 
 awaitable<void> server::impl::wait_drained(std::chrono::steady_clock::time_point deadline) {
@@ -996,7 +979,6 @@ awaitable<void> server::impl::shutdown() {
 }
 
 server::server(server_options options) : impl_(std::make_unique<impl>(std::move(options))) {
-  if (impl_->options.io_threads == 0) impl_->options.io_threads = 1;
   impl_->load_tls();
   impl_->bind_all();
 }
@@ -1029,20 +1011,13 @@ void server::stop() {
 void server::run() {
   auto& s = *impl_;
   auto log_end = [](const char* what) {
-    return [what](std::exception_ptr e) {
-      if (!e) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& x) {
-        spdlog::error("{} failed: {}", what, x.what());
-      }
-    };
+    return [what](std::exception_ptr e) { log_failure(e, what); };
   };
   for (auto& l : s.listeners) {
     if (l->unix_acceptor) {
-      asio::co_spawn(s.control, s.unix_accept_loop(*l), log_end("accept loop"));
+      asio::co_spawn(s.control, s.accept_loop(*l, *l->unix_acceptor), log_end("accept loop"));
     } else {
-      asio::co_spawn(s.control, s.accept_loop(*l), log_end("accept loop"));
+      asio::co_spawn(s.control, s.accept_loop(*l, l->acceptor), log_end("accept loop"));
     }
   }
   if (s.admin) asio::co_spawn(s.control, s.admin_accept_loop(), log_end("admin accept loop"));
