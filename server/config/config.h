@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "config/listen_address.h"
+#include "users/address_rules.h"
 
 namespace packmail::server {
 
@@ -47,17 +48,6 @@ struct limits_config {
   // Accepted recipients per LMTP transaction; more get 452 4.5.3. RFC 5321
   // 4.5.3.1.8: at least 100. Default: 500.
   std::uint32_t lmtp_max_recipients = 500;
-};
-
-// How LMTP recipients and IMAP/POP3 login names name passwd-file users
-// (server/users/recipient_map.h).
-struct delivery_config {
-  // Domains whose addresses name users by their local part
-  // (alice@example.com -> alice). Default: empty, i.e. every domain is local.
-  std::vector<std::string> local_domains;
-  // Each of these characters separates user and folder in a recipient
-  // (alice+work@example.com -> folder "work" of alice). Default: "+"; "" = off.
-  std::string recipient_delimiter = "+";
 };
 
 struct listeners_config {
@@ -102,7 +92,8 @@ struct server_config {
   // closed by force. Default: 10 s.
   std::chrono::seconds shutdown_timeout{10};
   limits_config limits;
-  delivery_config delivery;
+  // How recipients and login names name users ([delivery]).
+  address_rules delivery;
   imap_config imap;
 
   std::filesystem::path users_path() const { return users_file ? *users_file : data_dir / "users"; }

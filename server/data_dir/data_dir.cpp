@@ -75,7 +75,7 @@ std::string read_pid(int fd) {
 
 }  // namespace
 
-data_dir_lock::data_dir_lock(const std::filesystem::path& dir) : dir_(dir) {
+data_dir_lock::data_dir_lock(const std::filesystem::path& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw data_dir_error("cannot create " + describe(dir) + ": " + ec.message());

@@ -40,10 +40,7 @@ class data_dir_lock {
   data_dir_lock& operator=(const data_dir_lock&) = delete;
   ~data_dir_lock();
 
-  const std::filesystem::path& path() const { return dir_; }
-
  private:
-  std::filesystem::path dir_;
   int fd_ = -1;
 };
 

@@ -28,12 +28,6 @@ using namespace packmail::server;
 
 enum class protocol_kind { imap, pop3, lmtp };
 
-std::string host_name() {
-  std::array<char, 256> buf{};
-  if (::gethostname(buf.data(), buf.size() - 1) != 0 || buf[0] == '\0') return "localhost";
-  return buf.data();
-}
-
 void setup_logging(const std::string& level) {
   auto logger = spdlog::stderr_color_mt("packmaild");
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %v");
@@ -144,10 +138,8 @@ int run(const std::optional<std::string>& config_file, const config_overrides& f
                  tls.cert.string());
   }
 
-  address_rules rules;
-  rules.local_domains = config.delivery.local_domains;
-  rules.recipient_delimiter = config.delivery.recipient_delimiter;
-  auto users = std::make_shared<user_db>(config.users_path(), std::chrono::seconds(1), rules);
+  auto users =
+      std::make_shared<user_db>(config.users_path(), std::chrono::seconds(1), config.delivery);
 
   const auto store_path = config.data_dir / "shards" / "default";
   auto store = packmail::storage::open_segment_store({.path = store_path});

@@ -35,12 +35,6 @@ using ext_ptr = std::unique_ptr<X509_EXTENSION, deleter<X509_EXTENSION, X509_EXT
   throw tls_setup_error(what + (code != 0 ? std::string(": ") + buf.data() : std::string()));
 }
 
-std::string host_name() {
-  std::array<char, 256> buf{};
-  if (::gethostname(buf.data(), buf.size() - 1) != 0 || buf[0] == '\0') return "localhost";
-  return buf.data();
-}
-
 void add_extension(X509* cert, int nid, const std::string& value) {
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
@@ -116,6 +110,12 @@ void generate(const std::filesystem::path& cert_path, const std::filesystem::pat
 }
 
 }  // namespace
+
+std::string host_name() {
+  std::array<char, 256> buf{};
+  if (::gethostname(buf.data(), buf.size() - 1) != 0 || buf[0] == '\0') return "localhost";
+  return buf.data();
+}
 
 void check_certificate_pair(const std::filesystem::path& cert_path,
                             const std::filesystem::path& key_path) {

@@ -18,6 +18,10 @@ class tls_setup_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// This machine's name (gethostname), or "localhost" when it has none: the
+// self-signed certificate's CN and the name the protocols greet with.
+std::string host_name();
+
 // Returns <dir>/cert.pem and <dir>/key.pem, first generating them when either
 // is missing: an EC P-256 key (mode 0600) and a self-signed X.509 v3
 // certificate, CN = host name, subjectAltName DNS:localhost, DNS:<host name>,

@@ -27,20 +27,10 @@
 #include <vector>
 
 #include "packmail/protocols/lmtp/session.h"
+#include "users/address_rules.h"
 #include "users/passwd_file.h"
 
 namespace packmail::server {
-
-struct address_rules {
-  // Domains whose addresses name passwd-file users by their local part.
-  // Default: empty, i.e. every domain is local.
-  std::vector<std::string> local_domains;
-  // Each of these characters separates a user from a folder in a recipient's
-  // local part. Default: "+"; empty: off.
-  std::string recipient_delimiter = "+";
-
-  bool is_local_domain(std::string_view domain) const;
-};
 
 // Where a recipient's mail goes: the canonical (folded) user name, and the
 // folder named after the delimiter, if any.
@@ -63,7 +53,7 @@ std::optional<mapped_recipient> map_recipient(const passwd_table& table, const a
 
 class user_db;
 // The LMTP session's resolver over the users file (re-read when it changes)
-// and its rules (user_db::rules()): found or unknown, never a temporary
+// and its rules (the ones user_db was made with): found or unknown, never a temporary
 // failure (the table is in memory).
 protocols::lmtp::recipient_resolver lmtp_recipient_resolver(std::shared_ptr<user_db> users);
 

@@ -52,9 +52,7 @@ class user_db {
   // Where mail for local_part@domain goes (map_recipient), or nullopt.
   std::optional<mapped_recipient> resolve_recipient(std::string_view local_part,
                                                     std::string_view domain);
-  const address_rules& rules() const { return rules_; }
   std::size_t user_count() { return table()->size(); }
-  const std::filesystem::path& file() const { return file_; }
 
   // Re-checks the file now, ignoring the interval. Returns true when a new
   // table was loaded.
