@@ -71,6 +71,7 @@ struct user_record {
   std::uint8_t state = 0;
   std::uint64_t quota = 0;  // bytes, 0 = none
   std::uint32_t last_uidvalidity = 0;
+  bool operator==(const user_record&) const = default;
 };
 std::string encode(const user_record& r);
 std::optional<user_record> decode_user(std::string_view v);
@@ -94,6 +95,7 @@ struct mailbox_record {
   std::uint64_t bytes = 0;
   std::uint8_t special_use = 0;
   modseq_t chg_floor = 0;  // journal entries below are trimmed
+  bool operator==(const mailbox_record&) const = default;
 };
 std::string encode(const mailbox_record& r);
 std::optional<mailbox_record> decode_mailbox(std::string_view v);
@@ -112,6 +114,7 @@ struct index_entry {
   std::uint8_t flags = 0;
   std::string prefix;                 // per-recipient header lines
   std::vector<std::string> keywords;  // sorted, unique
+  bool operator==(const index_entry&) const = default;
 };
 std::string encode(const index_entry& e);
 std::optional<index_entry> decode_index(std::string_view v);
@@ -126,6 +129,7 @@ std::string cache_key(const body_id& id);  // body id | 'S' -> message_structure
 struct ref_record {
   std::uint32_t refcount = 0;
   std::uint64_t raw_len = 0;  // body bytes, for stats
+  bool operator==(const ref_record&) const = default;
 };
 std::string encode(const ref_record& r);
 std::optional<ref_record> decode_ref(std::string_view v);
