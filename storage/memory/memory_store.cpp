@@ -12,7 +12,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <ctime>
-#include <iterator>
 #include <limits>
 #include <map>
 #include <memory>
@@ -26,39 +25,17 @@
 #include <utility>
 #include <vector>
 
+#include "../common/mailbox_rules.h"
 #include "../common/watch_registry.h"
 #include "packmail/storage/store.h"
 
 namespace packmail::storage {
 namespace {
 
-constexpr std::string_view k_inbox = "INBOX";
-constexpr std::uint8_t k_all_uses = 127;
-
-std::string ascii_lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) { return ascii_lower(a) == ascii_lower(b); }
-
-// "inbox" and "Inbox/x" name INBOX and its children: INBOX is matched
-// case-insensitively as the first level (RFC 3501 5.1).
-std::string canonical_name(std::string_view name) {
-  std::string_view first = name.substr(0, name.find('/'));
-  if (!iequals(first, k_inbox)) return std::string(name);
-  std::string out(k_inbox);
-  out += name.substr(first.size());
-  return out;
-}
-
-bool valid_name(std::string_view name) {
-  return !name.empty() && name.front() != '/' && name.back() != '/' &&
-         name.find("//") == std::string_view::npos;
-}
+using detail::ascii_lower;
+using detail::canonical_name;
+using detail::k_inbox;
+using detail::valid_name;
 
 std::int64_t now_seconds() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
@@ -66,20 +43,6 @@ std::uint64_t now_millis() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                         std::chrono::system_clock::now().time_since_epoch())
                                         .count());
-}
-
-std::vector<std::string> normalized_keywords(std::vector<std::string> keywords) {
-  std::erase_if(keywords, [](const std::string& k) { return k.empty(); });
-  std::sort(keywords.begin(), keywords.end());
-  keywords.erase(std::unique(keywords.begin(), keywords.end()), keywords.end());
-  return keywords;
-}
-
-std::vector<imap_uid> sorted_unique(std::span<const imap_uid> uids) {
-  std::vector<imap_uid> out(uids.begin(), uids.end());
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
 }
 
 // ---------------------------------------------------------------------------
@@ -187,8 +150,6 @@ class memory_store final : public mail_store {
   std::unordered_map<user_id, user> users_;
   std::unordered_map<mailbox_id, mailbox> mailboxes_;
   std::map<body_id, stored_body> bodies_;
-  std::uint64_t body_bytes_ = 0;
-  std::uint64_t entries_ = 0;
   user_id next_user_id_ = 1;
   mailbox_id next_mailbox_id_ = 1;
   // One counter for the whole store, so that each mutation call's modseq is
@@ -218,8 +179,7 @@ mailbox* memory_store::find_mailbox_locked(user& owner, const std::string& canon
 mailbox& memory_store::create_locked(user& owner, const std::string& canonical, std::uint8_t uses) {
   // Re-creating a deleted name must raise UIDVALIDITY, or clients would
   // trust cached UIDs of the old mailbox (RFC 3501 2.3.1.1).
-  const auto now = static_cast<std::uint32_t>(now_seconds());
-  owner.last_uidvalidity = std::max(now, owner.last_uidvalidity + 1);
+  owner.last_uidvalidity = detail::next_uidvalidity(owner.last_uidvalidity);
   const mailbox_id id = next_mailbox_id_++;
   mailbox& box = mailboxes_[id];
   box.info.id = id;
@@ -229,14 +189,13 @@ mailbox& memory_store::create_locked(user& owner, const std::string& canonical, 
   box.info.uidnext = 1;
   // RFC 7162 3.1.1: HIGHESTMODSEQ is at least 1, even for an empty mailbox.
   box.info.highest_modseq = next_modseq();
-  box.info.special_use = uses & k_all_uses;
+  box.info.special_use = uses & detail::k_all_special_uses;
   owner.mailboxes.emplace(canonical, id);
   return box;
 }
 
 void memory_store::destroy_locked(user& owner, mailbox& box) {
   for (auto& [uid, e] : box.messages) unref_body_locked(e.info.body);
-  entries_ -= box.messages.size();
   const mailbox_id id = box.info.id;
   owner.mailboxes.erase(box.info.name);
   mailboxes_.erase(id);
@@ -261,7 +220,6 @@ imap_uid memory_store::add_entry_locked(mailbox& box, entry e, modseq_t modseq) 
   box.info.highest_modseq = modseq;
   box.journal.push_back({modseq, change_kind::append, uid});
   box.messages.emplace(uid, std::move(e));
-  ++entries_;
   return uid;
 }
 
@@ -272,7 +230,6 @@ void memory_store::remove_entry_locked(mailbox& box, std::map<imap_uid, entry>::
   box.journal.push_back({modseq, change_kind::expunge, it->first});
   unref_body_locked(it->second.info.body);
   box.messages.erase(it);
-  --entries_;
 }
 
 void memory_store::unref_body_locked(const body_id& id) {
@@ -282,7 +239,6 @@ void memory_store::unref_body_locked(const body_id& id) {
     std::abort();
   }
   if (--it->second.refs > 0) return;
-  body_bytes_ -= it->second.bytes.size();
   bodies_.erase(it);
 }
 
@@ -320,12 +276,9 @@ result<user_id> memory_store::ensure_user(std::string_view name) {
   u.id = id;
   u.name = key;
   user_ids_.emplace(key, id);
-  create_locked(u, std::string(k_inbox), 0);
-  create_locked(u, "Drafts", use_drafts);
-  create_locked(u, "Sent", use_sent);
-  create_locked(u, "Trash", use_trash);
-  create_locked(u, "Junk", use_junk);
-  create_locked(u, "Archive", use_archive);
+  for (const auto& [name, uses] : detail::k_default_mailboxes) {
+    create_locked(u, std::string(name), uses);
+  }
   return id;
 }
 
@@ -409,6 +362,7 @@ status memory_store::rename_mailbox(user_id id, std::string_view from, std::stri
   if (!valid_name(to)) return bad_name(to);
   const std::string source = canonical_name(from);
   const std::string target = canonical_name(to);
+  if (auto s = detail::check_rename(source, target); !s.ok()) return s;
   std::vector<notice> notices;
   {
     std::unique_lock lock(mutex_);
@@ -474,7 +428,7 @@ status memory_store::set_special_use(user_id id, std::string_view name, std::uin
   if (!u) return no_user(id);
   mailbox* box = find_mailbox_locked(*u, canonical);
   if (!box) return no_mailbox(name);
-  box->info.special_use = uses & k_all_uses;
+  box->info.special_use = uses & detail::k_all_special_uses;
   return {};
 }
 
@@ -524,9 +478,8 @@ result<std::vector<appended>> memory_store::append(const append_request& request
       if (!box) {
         return status(errc::try_create, "no mailbox " + std::to_string(t.mailbox));
       }
-      if (box->info.uidnext - 1ull + ++wanted[t.mailbox] >= std::numeric_limits<imap_uid>::max()) {
-        // RFC 3501 2.3.1.1 would need a new UIDVALIDITY here; refusing is safer.
-        return status(errc::over_quota, "UID space of mailbox exhausted");
+      if (!detail::uids_available(box->info.uidnext, ++wanted[t.mailbox])) {
+        return detail::uid_space_exhausted(box->info.name);
       }
     }
     const modseq_t modseq = next_modseq();
@@ -534,7 +487,6 @@ result<std::vector<appended>> memory_store::append(const append_request& request
     stored_body& stored = bodies_[body];
     stored.bytes.assign(request.message);
     stored.structure = std::move(structure);
-    body_bytes_ += stored.bytes.size();
     for (const append_target& t : request.targets) {
       mailbox& box = mailboxes_.at(t.mailbox);
       entry e;
@@ -542,7 +494,7 @@ result<std::vector<appended>> memory_store::append(const append_request& request
       e.info.tz_offset = request.tz_offset;
       e.info.size = static_cast<std::uint32_t>(request.message.size() + t.prefix.size());
       e.info.flags = t.flags & k_all_flags;
-      e.info.keywords = normalized_keywords(t.keywords);
+      e.info.keywords = detail::normalize_keywords(t.keywords);
       e.info.body = body;
       e.info.prefix_size = static_cast<std::uint32_t>(t.prefix.size());
       e.prefix = t.prefix;
@@ -581,21 +533,8 @@ result<std::string> memory_store::read_message(mailbox_id id, imap_uid uid, std:
   if (!box) return no_mailbox(id);
   auto found = find_entry(*box, uid);
   if (!found) return found.error();
-  const std::string& prefix = (*found)->prefix;
-  const std::string& body = bodies_.at((*found)->info.body).bytes;
-  const std::uint64_t total = prefix.size() + body.size();
-  if (offset >= total) return std::string();
-  const std::uint64_t end = offset + std::min(length, total - offset);
-  std::string out;
-  out.reserve(end - offset);
-  if (offset < prefix.size()) {
-    out.append(prefix, offset, std::min<std::uint64_t>(end, prefix.size()) - offset);
-  }
-  if (end > prefix.size()) {
-    const std::uint64_t from = std::max<std::uint64_t>(offset, prefix.size()) - prefix.size();
-    out.append(body, from, end - prefix.size() - from);
-  }
-  return out;
+  return detail::slice_message((*found)->prefix, bodies_.at((*found)->info.body).bytes, offset,
+                               length);
 }
 
 result<mime::message_structure> memory_store::read_structure(mailbox_id id, imap_uid uid) {
@@ -613,7 +552,7 @@ result<mime::message_structure> memory_store::read_structure(mailbox_id id, imap
 
 result<copy_result> memory_store::copy(mailbox_id from, std::span<const imap_uid> uids,
                                        mailbox_id to, bool move) {
-  const std::vector<imap_uid> wanted = sorted_unique(uids);
+  const std::vector<imap_uid> wanted = detail::sorted_unique(uids);
   copy_result out;
   std::vector<notice> notices;
   {
@@ -628,8 +567,8 @@ result<copy_result> memory_store::copy(mailbox_id from, std::span<const imap_uid
       if (source->messages.contains(uid)) present.push_back(uid);
     }
     if (present.empty()) return out;
-    if (dest->info.uidnext - 1ull + present.size() >= std::numeric_limits<imap_uid>::max()) {
-      return status(errc::over_quota, "UID space of mailbox exhausted");
+    if (!detail::uids_available(dest->info.uidnext, present.size())) {
+      return detail::uid_space_exhausted(dest->info.name);
     }
     const modseq_t modseq = next_modseq();
     for (imap_uid uid : present) {
@@ -648,9 +587,9 @@ result<copy_result> memory_store::copy(mailbox_id from, std::span<const imap_uid
 
 result<flag_result> memory_store::store_flags(mailbox_id id, std::span<const imap_uid> uids,
                                               const flag_change& request) {
-  const std::vector<imap_uid> wanted = sorted_unique(uids);
+  const std::vector<imap_uid> wanted = detail::sorted_unique(uids);
   const std::uint8_t flags = request.flags & k_all_flags;
-  const std::vector<std::string> keywords = normalized_keywords(request.keywords);
+  const std::vector<std::string> keywords = detail::normalize_keywords(request.keywords);
   flag_result out;
   std::vector<notice> notices;
   {
@@ -660,8 +599,7 @@ result<flag_result> memory_store::store_flags(mailbox_id id, std::span<const ima
 
     struct update {
       entry* target;
-      std::uint8_t flags;
-      std::vector<std::string> keywords;
+      detail::flag_state state;
     };
     std::vector<update> updates;
     for (imap_uid uid : wanted) {
@@ -672,24 +610,11 @@ result<flag_result> memory_store::store_flags(mailbox_id id, std::span<const ima
         out.modified.push_back(uid);
         continue;
       }
-      update u{&it->second, info.flags, {}};
-      switch (request.op) {
-        case flag_op::add:
-          u.flags |= flags;
-          std::set_union(info.keywords.begin(), info.keywords.end(), keywords.begin(),
-                         keywords.end(), std::back_inserter(u.keywords));
-          break;
-        case flag_op::remove:
-          u.flags &= static_cast<std::uint8_t>(~flags);
-          std::set_difference(info.keywords.begin(), info.keywords.end(), keywords.begin(),
-                              keywords.end(), std::back_inserter(u.keywords));
-          break;
-        case flag_op::replace:
-          u.flags = flags;
-          u.keywords = keywords;
-          break;
+      detail::flag_state next =
+          detail::apply_flag_change(info.flags, info.keywords, request.op, flags, keywords);
+      if (next.flags != info.flags || next.keywords != info.keywords) {
+        updates.push_back({&it->second, std::move(next)});
       }
-      if (u.flags != info.flags || u.keywords != info.keywords) updates.push_back(std::move(u));
     }
     if (updates.empty()) return out;
 
@@ -697,8 +622,8 @@ result<flag_result> memory_store::store_flags(mailbox_id id, std::span<const ima
     for (update& u : updates) {
       message_info& info = u.target->info;
       account(box->info, info, -1);
-      info.flags = u.flags;
-      info.keywords = std::move(u.keywords);
+      info.flags = u.state.flags;
+      info.keywords = std::move(u.state.keywords);
       info.modseq = modseq;
       account(box->info, info, +1);
       box->journal.push_back({modseq, change_kind::flags, info.uid});
@@ -712,7 +637,7 @@ result<flag_result> memory_store::store_flags(mailbox_id id, std::span<const ima
 }
 
 result<std::vector<imap_uid>> memory_store::expunge(mailbox_id id, std::span<const imap_uid> uids) {
-  const std::vector<imap_uid> wanted = sorted_unique(uids);
+  const std::vector<imap_uid> wanted = detail::sorted_unique(uids);
   std::vector<imap_uid> out;
   std::vector<notice> notices;
   {
@@ -751,9 +676,9 @@ result<store_stats> memory_store::stats() {
   store_stats s;
   s.users = users_.size();
   s.mailboxes = mailboxes_.size();
-  s.messages = entries_;
+  for (const auto& [id, box] : mailboxes_) s.messages += box.messages.size();
   s.bodies = bodies_.size();
-  s.bytes = body_bytes_;
+  for (const auto& [id, body] : bodies_) s.bytes += body.bytes.size();
   return s;
 }
 

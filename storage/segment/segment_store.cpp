@@ -11,6 +11,7 @@
 #include <rocksdb/iterator.h>
 #include <spdlog/spdlog.h>
 
+#include "../common/mailbox_rules.h"
 #include "body_codec.h"
 #include "options.h"
 
@@ -20,37 +21,16 @@ namespace {
 // A mailbox's first UID under a new epoch skips this many, so UIDs handed out
 // by a failed primary but never acknowledged are not reused (section 5).
 constexpr imap_uid k_uid_epoch_gap = 1000;
-constexpr std::string_view k_inbox = "INBOX";
+
+using detail::ascii_lower;
+using detail::canonical_name;
+using detail::k_inbox;
+using detail::valid_name;
 
 std::uint64_t now_ms() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                         std::chrono::system_clock::now().time_since_epoch())
                                         .count());
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-std::string ascii_lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-// "inbox/x" -> "INBOX/x": INBOX is case-insensitive, and so is it as a parent.
-std::string canonical_name(std::string_view name) {
-  auto first = name.substr(0, name.find('/'));
-  if (iequals(first, k_inbox)) return std::string(k_inbox) + std::string(name.substr(first.size()));
-  return std::string(name);
-}
-
-bool valid_name(std::string_view name) {
-  return !name.empty() && name.front() != '/' && name.back() != '/' &&
-         name.find("//") == std::string_view::npos;
 }
 
 status from_rocks(const rocksdb::Status& s, std::string_view what) {
@@ -82,17 +62,6 @@ message_info to_message_info(imap_uid uid, const index_entry& e) {
   m.body = e.body;
   m.prefix_size = static_cast<std::uint32_t>(e.prefix.size());
   return m;
-}
-
-// Keywords sorted bytewise and unique case-insensitively (the first spelling wins).
-std::vector<std::string> normalize_keywords(std::vector<std::string> in) {
-  std::vector<std::string> out;
-  for (auto& k : in) {
-    bool dup = std::any_of(out.begin(), out.end(), [&](const auto& o) { return iequals(o, k); });
-    if (!dup && !k.empty()) out.push_back(std::move(k));
-  }
-  std::sort(out.begin(), out.end());
-  return out;
 }
 
 status check_keywords(const std::vector<std::string>& keywords) {
@@ -314,9 +283,7 @@ result<imap_uid> segment_store::next_uid(mailbox_record& r) const {
     if (r.uidnext > 1) r.uidnext += k_uid_epoch_gap;
     r.uid_epoch = epoch_;
   }
-  if (r.uidnext == 0 || r.uidnext == std::numeric_limits<imap_uid>::max()) {
-    return status(errc::internal, fmt::format("mailbox \"{}\": UID space exhausted", r.name));
-  }
+  if (!detail::uids_available(r.uidnext, 1)) return detail::uid_space_exhausted(r.name);
   return r.uidnext++;
 }
 
@@ -376,33 +343,23 @@ result<user_record> segment_store::read_user(user_id user) {
   return *r;
 }
 
-result<bool> segment_store::user_exists(user_id user) {
-  auto r = read_user(user);
-  if (r.ok()) return true;
-  if (r.code() == errc::not_found) return false;
-  return r.error();
-}
-
 mailbox_record segment_store::new_mailbox_record(user_id owner, std::string name, std::uint8_t uses,
                                                  user_record& user) {
   mailbox_record r;
   r.owner = owner;
   r.name = std::move(name);
-  auto now = static_cast<std::uint32_t>(std::time(nullptr));
   // Section 7: re-creating a name must raise UIDVALIDITY.
-  r.uidvalidity = std::max(now, user.last_uidvalidity + 1);
+  r.uidvalidity = detail::next_uidvalidity(user.last_uidvalidity);
   user.last_uidvalidity = r.uidvalidity;
   r.uid_epoch = epoch_;
   r.highest_modseq = modseq_t{epoch_} << k_modseq_epoch_shift;
-  r.special_use = uses;
+  r.special_use = uses & detail::k_all_special_uses;
   return r;
 }
 
 result<segment_store::entry_list> segment_store::load_entries(mailbox_id mailbox,
                                                               std::span<const imap_uid> uids) {
-  std::vector<imap_uid> wanted(uids.begin(), uids.end());
-  std::sort(wanted.begin(), wanted.end());
-  wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+  const std::vector<imap_uid> wanted = detail::sorted_unique(uids);
   entry_list out;
   if (wanted.empty()) return out;
   prefix_scan it(db_.get(), cf(cf_idx), mailbox);
@@ -513,11 +470,8 @@ result<user_id> segment_store::ensure_user(std::string_view name) {
   std::string v;
   put_u64(v, id);
   batch.Put(cf(cf_user), user_name_key(user.name), v);
-  static constexpr std::pair<std::string_view, std::uint8_t> k_defaults[] = {
-      {"INBOX", 0},         {"Drafts", use_drafts}, {"Sent", use_sent},
-      {"Trash", use_trash}, {"Junk", use_junk},     {"Archive", use_archive}};
   std::uint64_t next_mailbox = next_mailbox_;
-  for (auto [mailbox_name, uses] : k_defaults) {
+  for (auto [mailbox_name, uses] : detail::k_default_mailboxes) {
     mailbox_id mid = next_mailbox++;
     auto record = new_mailbox_record(id, std::string(mailbox_name), uses, user);
     v.clear();
@@ -555,9 +509,7 @@ result<std::vector<std::string>> segment_store::list_users() {
 
 result<std::vector<mailbox_info>> segment_store::list_mailboxes(user_id user) {
   std::shared_lock tree(tree_mutex_);
-  auto exists = user_exists(user);
-  if (!exists.ok()) return exists.error();
-  if (!*exists) return status(errc::not_found, fmt::format("no user with id {}", user));
+  if (auto u = read_user(user); !u.ok()) return u.error();
   std::vector<mailbox_info> out;
   const std::string prefix = mailbox_name_prefix(user);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(cf_mbox)));
@@ -668,10 +620,7 @@ status segment_store::rename_mailbox(user_id user, std::string_view raw_from,
   }
   std::string from = canonical_name(raw_from);
   std::string to = canonical_name(raw_to);
-  if (from == to) return status(errc::exists, fmt::format("mailbox \"{}\" exists", to));
-  if (to.starts_with(from + "/")) {
-    return status(errc::invalid_argument, "cannot rename a mailbox into its own child");
-  }
+  if (auto s = detail::check_rename(from, to); !s.ok()) return s;
 
   if (from == k_inbox) {
     // RFC 3501 6.3.5: a new mailbox receives INBOX's messages; INBOX stays, empty.
@@ -745,7 +694,7 @@ status segment_store::set_special_use(user_id user, std::string_view name, std::
   if (!state.ok()) return state.error();
   std::lock_guard lock((*state)->mutex);
   auto record = (*state)->record;
-  record.special_use = uses;
+  record.special_use = uses & detail::k_all_special_uses;
   rocksdb::WriteBatch batch;
   batch.Put(cf(cf_mbox), mailbox_key((*state)->id), encode(record));
   if (auto s = commit(batch); !s.ok()) return s;
@@ -758,9 +707,7 @@ status segment_store::set_subscribed(user_id user, std::string_view raw_name, bo
     return status(errc::invalid_argument, fmt::format("invalid mailbox name \"{}\"", raw_name));
   }
   std::shared_lock tree(tree_mutex_);
-  auto exists = user_exists(user);
-  if (!exists.ok()) return exists.error();
-  if (!*exists) return status(errc::not_found, fmt::format("no user with id {}", user));
+  if (auto u = read_user(user); !u.ok()) return u.error();
   rocksdb::WriteBatch batch;
   auto key = subscription_key(user, canonical_name(raw_name));
   if (subscribed) {
@@ -772,9 +719,7 @@ status segment_store::set_subscribed(user_id user, std::string_view raw_name, bo
 }
 
 result<std::vector<std::string>> segment_store::list_subscriptions(user_id user) {
-  auto exists = user_exists(user);
-  if (!exists.ok()) return exists.error();
-  if (!*exists) return status(errc::not_found, fmt::format("no user with id {}", user));
+  if (auto u = read_user(user); !u.ok()) return u.error();
   std::vector<std::string> out;
   const std::string prefix = subscription_prefix(user);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(cf_user)));
@@ -838,7 +783,7 @@ result<std::vector<appended>> segment_store::append(const append_request& reques
     e.size = static_cast<std::uint32_t>(t.prefix.size() + request.message.size());
     e.flags = t.flags & k_all_flags;
     e.prefix = t.prefix;
-    e.keywords = normalize_keywords(t.keywords);
+    e.keywords = detail::normalize_keywords(t.keywords);
     batch.Put(cf(cf_idx), index_key(t.mailbox, *uid), encode(e));
     batch.Put(cf(cf_chg), change_key(t.mailbox, e.modseq, *uid),
               std::string(1, static_cast<char>(change_kind::append)));
@@ -889,20 +834,7 @@ result<std::string> segment_store::read_message(mailbox_id mailbox, imap_uid uid
   if (!raw.ok()) {
     return corrupt(fmt::format("mailbox {} UID {}: {}", mailbox, uid, raw.error().message()));
   }
-  const std::string& prefix = e->prefix;
-  const std::uint64_t total = prefix.size() + raw->size();
-  if (offset >= total) return std::string();
-  std::uint64_t end = total - offset < length ? total : offset + length;
-  std::string out;
-  out.reserve(end - offset);
-  if (offset < prefix.size()) {
-    out.append(prefix, offset, std::min<std::uint64_t>(end, prefix.size()) - offset);
-  }
-  if (end > prefix.size()) {
-    std::uint64_t from = std::max<std::uint64_t>(offset, prefix.size()) - prefix.size();
-    out.append(raw->substr(from, end - prefix.size() - from));
-  }
-  return out;
+  return detail::slice_message(e->prefix, *raw, offset, length);
 }
 
 result<mime::message_structure> segment_store::read_structure(mailbox_id mailbox, imap_uid uid) {
@@ -941,8 +873,10 @@ result<copy_result> segment_store::copy(mailbox_id from, std::span<const imap_ui
   out.uidvalidity = (*target)->record.uidvalidity;
   if (entries->empty()) return out;
 
-  record_map records{{from, (*source)->record}};
-  records.emplace(to, (*target)->record);  // no-op when from == to
+  // A copy leaves the source as it is: its record is not rewritten and its
+  // watchers are not woken.
+  record_map records{{to, (*target)->record}};
+  if (move) records.emplace(from, (*source)->record);  // no-op when from == to
   rocksdb::WriteBatch batch;
   std::map<body_id, int> deltas;
   modseq_t target_modseq = next_modseq(records.at(to));
@@ -973,8 +907,8 @@ result<copy_result> segment_store::copy(mailbox_id from, std::span<const imap_ui
   if (auto s = add_ref_changes(deltas, batch, ref_locks); !s.ok()) return s;
   if (auto s = commit(batch); !s.ok()) return s;
   ref_locks.clear();
-  (*source)->record = records.at(from);
   (*target)->record = records.at(to);
+  if (move) (*source)->record = records.at(from);
   locks.clear();
   for (const auto& [mid, r] : records) watchers_->fire(mid, r.highest_modseq);
   return out;
@@ -991,52 +925,35 @@ result<flag_result> segment_store::store_flags(mailbox_id mailbox, std::span<con
   auto entries = load_entries(mailbox, uids);
   if (!entries.ok()) return entries.error();
 
-  const auto wanted_keywords = normalize_keywords(change.keywords);
+  const auto wanted_keywords = detail::normalize_keywords(change.keywords);
   const std::uint8_t flags = change.flags & k_all_flags;
   flag_result out;
-  std::vector<std::pair<imap_uid, index_entry>> changed;
-  for (auto& [uid, e] : *entries) {
+  struct update {
+    const index_entry* old;
+    index_entry next;
+  };
+  std::vector<std::pair<imap_uid, update>> changed;
+  for (const auto& [uid, e] : *entries) {
     if (change.unchanged_since && e.modseq > *change.unchanged_since) {
       out.modified.push_back(uid);
       continue;
     }
+    detail::flag_state next =
+        detail::apply_flag_change(e.flags, e.keywords, change.op, flags, wanted_keywords);
+    if (next.flags == e.flags && next.keywords == e.keywords) continue;
     index_entry n = e;
-    auto has = [&](const std::string& k) {
-      return std::any_of(n.keywords.begin(), n.keywords.end(),
-                         [&](const auto& o) { return iequals(o, k); });
-    };
-    switch (change.op) {
-      case flag_op::add:
-        n.flags |= flags;
-        for (const auto& k : wanted_keywords) {
-          if (!has(k)) n.keywords.push_back(k);
-        }
-        break;
-      case flag_op::remove:
-        n.flags &= static_cast<std::uint8_t>(~flags);
-        std::erase_if(n.keywords, [&](const auto& o) {
-          return std::any_of(wanted_keywords.begin(), wanted_keywords.end(),
-                             [&](const auto& k) { return iequals(o, k); });
-        });
-        break;
-      case flag_op::replace:
-        n.flags = flags;
-        n.keywords = wanted_keywords;
-        break;
-    }
-    n.keywords = normalize_keywords(std::move(n.keywords));
-    if (n.flags == e.flags && n.keywords == e.keywords) continue;
-    changed.emplace_back(uid, std::move(n));
+    n.flags = next.flags;
+    n.keywords = std::move(next.keywords);
+    changed.push_back({uid, {&e, std::move(n)}});
   }
   if (changed.empty()) return out;
 
   auto record = st.record;
   modseq_t modseq = next_modseq(record);
   rocksdb::WriteBatch batch;
-  for (auto& [uid, n] : changed) {
-    auto old = std::find_if(entries->begin(), entries->end(),
-                            [&](const auto& p) { return p.first == uid; });
-    count_remove(record, old->second);
+  for (auto& [uid, u] : changed) {
+    index_entry& n = u.next;
+    count_remove(record, *u.old);
     n.modseq = modseq;
     count_add(record, n);
     batch.Put(cf(cf_idx), index_key(mailbox, uid), encode(n));

@@ -76,7 +76,6 @@ class segment_store final : public mail_store {
   status commit(rocksdb::WriteBatch& batch);
   result<state_ptr> get_state(mailbox_id id);
   result<state_ptr> find_mailbox_locked(user_id user, const std::string& name);
-  result<bool> user_exists(user_id user);
   result<user_record> read_user(user_id user);
   result<entry_list> load_entries(mailbox_id mailbox, std::span<const imap_uid> uids);
   result<index_entry> load_entry(mailbox_id mailbox, imap_uid uid);

@@ -78,7 +78,7 @@ struct message_info {
   std::int16_t tz_offset = 0;         // minutes east of UTC, for INTERNALDATE
   std::uint32_t size = 0;             // RFC822.SIZE, the per-recipient prefix included
   std::uint8_t flags = 0;             // flag bits
-  std::vector<std::string> keywords;  // sorted, unique, case preserved
+  std::vector<std::string> keywords;  // sorted; unique ignoring case; case preserved
   body_id body{};
   std::uint32_t prefix_size = 0;  // bytes of per-recipient header before the body
 };
@@ -180,6 +180,8 @@ class mail_store {
   // exists when the name is taken; invalid_argument for an empty name, a name
   // with empty levels ("a//b"), or a leading/trailing '/'. Parents are not
   // created. UIDVALIDITY is max(now, the user's last UIDVALIDITY + 1).
+  // special_use bits other than those of enum special_use are dropped (here
+  // and in set_special_use).
   virtual result<mailbox_info> create_mailbox(user_id user, std::string_view name,
                                               std::uint8_t special_use = 0) = 0;
   // Deletes the mailbox and its messages (not its children). INBOX:
@@ -188,6 +190,8 @@ class mail_store {
   // Renames the mailbox and every child ("a" -> "b" also moves "a/x" to
   // "b/x"); ids and UIDVALIDITY are kept. RFC 3501 6.3.5: renaming INBOX moves
   // all its messages into a new mailbox of the new name and leaves INBOX empty.
+  // exists when `to` is `from` or is taken; invalid_argument when `to` is
+  // inside `from` ("a" -> "a/b").
   virtual status rename_mailbox(user_id user, std::string_view from, std::string_view to) = 0;
   virtual status set_special_use(user_id user, std::string_view name, std::uint8_t uses) = 0;
   // Subscriptions are names; they may name mailboxes that do not exist.
@@ -196,7 +200,8 @@ class mail_store {
 
   // --- messages ----------------------------------------------------------
   // Stores the message once and adds it to every target in one atomic,
-  // durable commit. try_create when a target mailbox does not exist.
+  // durable commit. try_create when a target mailbox does not exist;
+  // over_quota when a target's UID space is used up (as for copy).
   virtual result<std::vector<appended>> append(const append_request& request) = 0;
   // Every message of the mailbox in ascending UID order.
   virtual result<std::vector<message_info>> list_messages(mailbox_id mailbox) = 0;
@@ -215,6 +220,9 @@ class mail_store {
   // from the source in the same commit. try_create when `to` does not exist.
   virtual result<copy_result> copy(mailbox_id from, std::span<const imap_uid> uids, mailbox_id to,
                                    bool move) = 0;
+  // Keywords are case-insensitive (RFC 3501 2.3.2): "$Junk" and "$junk" are
+  // one keyword. A message keeps the spelling it was first given (on append or
+  // add); remove matches any spelling; replace stores the spellings given.
   virtual result<flag_result> store_flags(mailbox_id mailbox, std::span<const imap_uid> uids,
                                           const flag_change& change) = 0;
   // Expunges the listed UIDs that exist; returns those expunged, ascending.

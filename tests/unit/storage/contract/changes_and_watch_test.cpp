@@ -189,6 +189,27 @@ TEST_CASE_METHOD(store_fixture, "watch calls back after a commit on another thre
       [&](const callback_log::call& c) { return c.highest >= other_move_modseq; }));
 }
 
+TEST_CASE_METHOD(store_fixture, "a copy announces the destination, not the source",
+                 "[watch][copy]") {
+  const user_id alice = make_user();
+  const mailbox_id source = mailbox(alice, "INBOX").id;
+  const mailbox_id dest = make_mailbox(alice, "dest").id;
+  append_one(source, make_message("copied"));
+  const modseq_t source_before = mailbox(source).highest_modseq;
+  callback_log source_log;
+  callback_log dest_log;
+  auto source_handle = store().watch(source, source_log.callback());
+  auto dest_handle = store().watch(dest, dest_log.callback());
+
+  const imap_uid first[] = {1};
+  REQUIRE(store().copy(source, first, dest, false).ok());
+  CHECK(dest_log.wait_for_call([&](const callback_log::call& c) { return c.mailbox == dest; }));
+  // Callbacks run on the committing thread before copy() returns (store.h), so
+  // a call for the source would be in the log by now.
+  CHECK(source_log.calls().empty());
+  CHECK(mailbox(source).highest_modseq == source_before);
+}
+
 TEST_CASE_METHOD(store_fixture, "a callback may call the store (no lock is held)", "[watch]") {
   const mailbox_id inbox = mailbox(make_user(), "INBOX").id;
   std::atomic<std::uint32_t> messages_seen{0};

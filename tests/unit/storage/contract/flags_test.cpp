@@ -130,6 +130,35 @@ TEST_CASE_METHOD(three_messages, "store_flags ignores missing UIDs; unknown mail
       errc::not_found);
 }
 
+TEST_CASE_METHOD(three_messages, "keywords differing only in case are one keyword (RFC 3501 2.3.2)",
+                 "[flags][keywords]") {
+  // On append the first spelling wins.
+  const appended a = append_one(inbox, make_message("four"), 0, {"$junk", "Work", "$Junk", "work"});
+  CHECK(message(a.uid).keywords == std::vector<std::string>{"$junk", "Work"});
+  const imap_uid one[] = {a.uid};
+
+  // Adding another spelling changes nothing, and the stored spelling stays.
+  CHECK(store_flags(one, {flag_op::add, 0, {"$JUNK", "WORK"}, {}}).changed.empty());
+  CHECK(message(a.uid).keywords == std::vector<std::string>{"$junk", "Work"});
+
+  // Spellings in one request are one keyword too.
+  flag_result added = store_flags(one, {flag_op::add, 0, {"$Label", "$LABEL"}, {}});
+  REQUIRE(added.changed.size() == 1);
+  CHECK(added.changed[0].keywords == std::vector<std::string>{"$Label", "$junk", "Work"});
+
+  // Removing matches any spelling.
+  flag_result removed = store_flags(one, {flag_op::remove, 0, {"$JUNK", "$label"}, {}});
+  REQUIRE(removed.changed.size() == 1);
+  CHECK(message(a.uid).keywords == std::vector<std::string>{"Work"});
+
+  // Replacing takes the request's spellings, one of each keyword.
+  flag_result replaced = store_flags(one, {flag_op::replace, 0, {"b", "B", "a"}, {}});
+  REQUIRE(replaced.changed.size() == 1);
+  CHECK(message(a.uid).keywords == std::vector<std::string>{"a", "b"});
+  reopen();
+  CHECK(message(a.uid).keywords == std::vector<std::string>{"a", "b"});
+}
+
 TEST_CASE_METHOD(three_messages, "flags survive reopen", "[flags][reopen]") {
   const imap_uid two[] = {2};
   store_flags(two, {flag_op::add, flag_seen | flag_deleted, {"Work", "$Junk"}, {}});

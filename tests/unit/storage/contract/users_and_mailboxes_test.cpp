@@ -335,6 +335,19 @@ TEST_CASE_METHOD(store_fixture, "rename_mailbox", "[mailboxes][rename]") {
     }
     CHECK(mailbox(alice, "a").name == "a");
   }
+  SECTION("into its own child is invalid_argument and changes nothing") {
+    make_mailbox(alice, "a");
+    make_mailbox(alice, "a/x");
+    const auto before = names_of(store(), alice);
+    CHECK(store().rename_mailbox(alice, "a", "a/b").code() == errc::invalid_argument);
+    CHECK(store().rename_mailbox(alice, "a", "a/x").code() == errc::invalid_argument);
+    CHECK(store().rename_mailbox(alice, "a", "a/x/y").code() == errc::invalid_argument);
+    CHECK(store().rename_mailbox(alice, "INBOX", "inbox/Old").code() == errc::invalid_argument);
+    CHECK(names_of(store(), alice) == before);
+    // A sibling that shares the name's start is not a child.
+    REQUIRE(store().rename_mailbox(alice, "a", "ab").ok());
+    CHECK(mailbox(alice, "ab/x").name == "ab/x");
+  }
   SECTION("survives reopen") {
     make_mailbox(alice, "a");
     make_mailbox(alice, "a/x");
@@ -406,6 +419,20 @@ TEST_CASE_METHOD(store_fixture, "set_special_use", "[mailboxes]") {
   reopen();
   CHECK(mailbox(alice, "Flagged").special_use == use_flagged);
   CHECK(mailbox(alice, "Trash").special_use == 0);
+}
+
+TEST_CASE_METHOD(store_fixture, "special-use bits outside RFC 6154 are dropped", "[mailboxes]") {
+  const user_id alice = make_user();
+  constexpr std::uint8_t k_defined =
+      use_all | use_archive | use_drafts | use_flagged | use_junk | use_sent | use_trash;
+  auto created = store().create_mailbox(alice, "Everything", 0xFF);
+  REQUIRE(created.ok());
+  CHECK(created->special_use == k_defined);
+  CHECK(mailbox(alice, "Everything").special_use == k_defined);
+  REQUIRE(store().set_special_use(alice, "Everything", 0x80 | use_junk).ok());
+  CHECK(mailbox(alice, "Everything").special_use == use_junk);
+  reopen();
+  CHECK(mailbox(alice, "Everything").special_use == use_junk);
 }
 
 TEST_CASE_METHOD(store_fixture, "subscriptions are names, kept across delete and reopen",
