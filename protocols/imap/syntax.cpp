@@ -2,24 +2,6 @@
 
 namespace packmail::protocols::imap {
 
-namespace {
-char upper(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; }
-}  // namespace
-
-std::string to_upper_ascii(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = upper(c);
-  return out;
-}
-
-bool iequals_ascii(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (upper(a[i]) != upper(b[i])) return false;
-  }
-  return true;
-}
-
 bool is_astring_char(char c) {
   // ATOM-CHAR: any CHAR except atom-specials = "(" / ")" / "{" / SP / CTL /
   // list-wildcards / quoted-specials / resp-specials; ASTRING-CHAR adds "]".

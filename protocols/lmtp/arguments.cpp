@@ -3,6 +3,8 @@
 #include <cstring>
 #include <limits>
 
+#include "packmail/protocols/ascii.h"
+
 namespace packmail::protocols::lmtp {
 
 namespace {
@@ -19,16 +21,6 @@ bool is_atext(char c) {
 }
 
 bool is_blank(char c) { return c == ' ' || c == '\t'; }
-
-char lower_ascii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower_ascii(a[i]) != lower_ascii(b[i])) return false;
-  }
-  return true;
-}
 
 // sub-domain *("." sub-domain), sub-domain = 1*(ALPHA / DIGIT / "-" / "_").
 // RFC 5321 forbids "_" and a leading or trailing "-"; real host names have them.
@@ -158,7 +150,9 @@ std::variant<std::optional<address>, argument_error> read_path(std::string_view&
 
 // Skips "FROM:" / "TO:" (any case) and the blanks some clients put after it.
 bool skip_keyword(std::string_view& s, std::string_view keyword) {
-  if (s.size() < keyword.size() || !iequals(s.substr(0, keyword.size()), keyword)) return false;
+  if (s.size() < keyword.size() || !iequals_ascii(s.substr(0, keyword.size()), keyword)) {
+    return false;
+  }
   s.remove_prefix(keyword.size());
   while (!s.empty() && is_blank(s.front())) s.remove_prefix(1);
   return true;
@@ -231,7 +225,7 @@ argument_result<mail_arguments> parse_mail_arguments(std::string_view s) {
   out.sender = std::move(std::get<std::optional<address>>(path));
   bool have_body = false;
   auto e = for_each_parameter(s, [&](const parameter& p) -> std::optional<argument_error> {
-    if (iequals(p.keyword, "SIZE")) {
+    if (iequals_ascii(p.keyword, "SIZE")) {
       // RFC 1870 5: size-value ::= 1*20DIGIT
       bool ok = false;
       const std::uint64_t size = p.value ? parse_size(*p.value, ok) : 0;
@@ -239,14 +233,14 @@ argument_result<mail_arguments> parse_mail_arguments(std::string_view s) {
       out.size = size;
       return std::nullopt;
     }
-    if (iequals(p.keyword, "BODY")) {
+    if (iequals_ascii(p.keyword, "BODY")) {
       // RFC 6152 2: body-value ::= "7BIT" / "8BITMIME"
       if (have_body || !p.value) {
         return error(argument_error_code::bad_parameter, "Bad BODY parameter");
       }
-      if (iequals(*p.value, "7BIT")) {
+      if (iequals_ascii(*p.value, "7BIT")) {
         out.body = body_type::seven_bit;
-      } else if (iequals(*p.value, "8BITMIME")) {
+      } else if (iequals_ascii(*p.value, "8BITMIME")) {
         out.body = body_type::eight_bit_mime;
       } else {
         return error(argument_error_code::bad_parameter, "Unsupported BODY type");

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "packmail/protocols/ascii.h"
+
 namespace packmail::protocols::lmtp {
 
 namespace {
@@ -16,8 +18,6 @@ void check(bool condition, const char* what) {
 }
 
 bool is_blank(char c) { return c == ' ' || c == '\t'; }
-
-char upper_ascii(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; }
 
 }  // namespace
 
@@ -91,8 +91,7 @@ parse_result command_parser::on_line(std::size_t consumed, std::string_view line
   const std::size_t space = line.find(' ');
   const std::string_view verb = line.substr(0, space);
   if (verb.empty()) return {consumed, parse_error{parse_error_code::syntax, "Syntax error"}};
-  cmd.name.reserve(verb.size());
-  for (char c : verb) cmd.name.push_back(upper_ascii(c));
+  cmd.name = to_upper_ascii(verb);
   if (space != std::string_view::npos) {
     std::string_view rest = line.substr(space + 1);
     while (!rest.empty() && is_blank(rest.front())) rest.remove_prefix(1);

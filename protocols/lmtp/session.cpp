@@ -104,10 +104,9 @@ std::int64_t unix_millis() {
 
 // --- session_context --------------------------------------------------------
 
-session_context::session_context(session_config c, connection_info info, wake_function w)
+session_context::session_context(session_config c, connection_info info)
     : config(std::move(c)),
       connection(std::move(info)),
-      wake(std::move(w)),
       parser(parser_limits{config.max_line, max_message_size()}),
       session_number_(g_sessions.fetch_add(1, std::memory_order_relaxed)) {}
 
@@ -129,9 +128,9 @@ std::string session_context::next_delivery_id() {
 
 // --- session ----------------------------------------------------------------
 
-session::session(session_config config, connection_info connection, wake_function wake)
-    : context_(std::make_unique<session_context>(std::move(config), std::move(connection),
-                                                 std::move(wake))) {}
+// LMTP has no asynchronous news: the wake function is never called.
+session::session(session_config config, connection_info connection, wake_function)
+    : context_(std::make_unique<session_context>(std::move(config), std::move(connection))) {}
 
 session::~session() = default;
 

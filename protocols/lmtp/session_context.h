@@ -42,11 +42,10 @@ using session_state = std::variant<awaiting_lhlo, ready, in_transaction, receivi
 // Everything a command handler may use.
 class session_context {
  public:
-  session_context(session_config c, connection_info info, wake_function w);
+  session_context(session_config c, connection_info info);
 
   session_config config;
   connection_info connection;
-  wake_function wake;
   command_parser parser;
   session_state state;
   std::string client_name;  // LHLO's argument

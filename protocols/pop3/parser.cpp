@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "packmail/protocols/ascii.h"
+
 namespace packmail::protocols::pop3 {
 namespace {
 
@@ -12,14 +14,6 @@ void check(bool condition, const char* what) {
     std::fprintf(stderr, "pop3 command_parser: broken invariant: %s\n", what);
     std::abort();
   }
-}
-
-std::string upper_ascii(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  }
-  return out;
 }
 
 }  // namespace
@@ -87,7 +81,7 @@ parse_result command_parser::on_line(std::size_t consumed, std::string_view line
   if (cmd.args.empty()) {
     return {consumed, parse_error{parse_error_code::empty_line, "Empty command line"}};
   }
-  cmd.name = upper_ascii(cmd.args.front());
+  cmd.name = to_upper_ascii(cmd.args.front());
   cmd.args.erase(cmd.args.begin());
   return {consumed, std::move(cmd)};
 }

@@ -8,7 +8,6 @@
 #include <string>
 #include <string_view>
 
-#include "../common/base64.h"  // base64_decode, for SASL
 #include "packmail/storage/status.h"
 
 namespace packmail::protocols::pop3 {

@@ -107,6 +107,10 @@ std::uint64_t maildrop::octets() const {
   return n;
 }
 
+std::string maildrop::summary() const {
+  return std::to_string(count()) + " messages (" + std::to_string(octets()) + " octets)";
+}
+
 // --- session_context ----------------------------------------------------------
 
 maildrop* session_context::drop() {
@@ -115,7 +119,7 @@ maildrop* session_context::drop() {
 }
 
 bool session_context::plaintext_allowed() const {
-  return config.allow_plaintext_auth || connection.tls || connection.loopback;
+  return plaintext_auth_allowed(config.allow_plaintext_auth, connection);
 }
 
 std::string session_context::plaintext_refusal() const {
@@ -163,8 +167,7 @@ void session_context::login(std::string_view user, std::string_view password) {
   if (!messages) return err(storage_failure(messages.code()));
   snapshot.messages.reserve(messages->size());
   for (const storage::message_info& m : *messages) snapshot.messages.push_back({m.uid, m.size});
-  const std::string text = "Logged in; " + std::to_string(snapshot.count()) + " messages (" +
-                           std::to_string(snapshot.octets()) + " octets)";
+  const std::string text = "Logged in; " + snapshot.summary();
   state = transaction{std::move(*canonical), std::move(snapshot)};
   ok(text);
 }
@@ -183,15 +186,14 @@ void session_context::login_failed() {
 
 void session_context::end() {
   state = closed{};
-  sasl_pending = false;
   close = true;
 }
 
 // --- session ----------------------------------------------------------------
 
-session::session(session_config config, connection_info connection, wake_function wake)
-    : context_(std::make_unique<session_context>(std::move(config), std::move(connection),
-                                                 std::move(wake))) {
+// POP3 has no asynchronous news: the wake function is never called.
+session::session(session_config config, connection_info connection, wake_function)
+    : context_(std::make_unique<session_context>(std::move(config), std::move(connection))) {
   if (!context_->config.locks) context_->config.locks = std::make_shared<maildrop_locks>();
 }
 
@@ -230,13 +232,11 @@ output session::on_input(std::string_view bytes) {
     if (auto* cmd = std::get_if<command>(&r.output)) {
       run_command(ctx, *cmd);
     } else if (auto* sasl = std::get_if<sasl_response>(&r.output)) {
-      if (ctx.sasl_pending) {
-        ctx.sasl_pending = false;
-        continue_auth(ctx, *sasl);
-      }
+      // The parser answers with a SASL response only after AUTH asked it to.
+      continue_auth(ctx, *sasl);
     } else if (auto* error = std::get_if<parse_error>(&r.output)) {
-      // A bad line during AUTH ends the exchange with this -ERR.
-      ctx.sasl_pending = false;
+      // A bad line during AUTH ends the exchange with this -ERR (the parser
+      // is back in command mode).
       if (auto* a = std::get_if<authorization>(&ctx.state)) a->user.reset();
       ctx.err(error->message);
     }
@@ -251,13 +251,11 @@ output session::on_input(std::string_view bytes) {
 }
 
 void session::on_tls_started() {
-  session_context& ctx = *context_;
-  ctx.connection.tls = true;
-  // Anything the parser held from before the handshake is dropped.
-  ctx.parser = command_parser(ctx.config.max_line);
-  ctx.pending_input.clear();
-  ctx.sasl_pending = false;
-  if (auto* a = std::get_if<authorization>(&ctx.state)) a->user.reset();
+  context_->connection.tls = true;
+  // Anything the parser held from before the handshake is dropped. Nothing
+  // else can be pending: STLS's +OK ended its call with the rest of the
+  // input dropped, and STLS, like any command but PASS, forgot USER's name.
+  context_->parser = command_parser(context_->config.max_line);
 }
 
 output session::on_idle_timeout() {

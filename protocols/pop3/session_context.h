@@ -33,6 +33,9 @@ struct maildrop {
   // Messages not marked deleted, and their octets.
   std::uint32_t count() const;
   std::uint64_t octets() const;
+  // "2 messages (320 octets)": count() and octets(), for the replies to a
+  // login, LIST and RSET.
+  std::string summary() const;
 };
 
 // RFC 1939 3: AUTHORIZATION.
@@ -53,23 +56,18 @@ using session_state = std::variant<authorization, transaction, closed>;
 // (status line and any multi-line body) to out.
 class session_context {
  public:
-  session_context(session_config c, connection_info info, wake_function w)
-      : config(std::move(c)),
-        connection(std::move(info)),
-        wake(std::move(w)),
-        parser(config.max_line) {}
+  session_context(session_config c, connection_info info)
+      : config(std::move(c)), connection(std::move(info)), parser(config.max_line) {}
 
   session_config config;
   connection_info connection;
-  wake_function wake;  // unused: POP3 has no asynchronous news
-  command_parser parser;
+  command_parser parser;  // in SASL mode while AUTH waits for a response line
   session_state state;
 
   std::string out;  // the response bytes of the current call
   bool close = false;
   bool start_tls = false;
   std::chrono::milliseconds delay{0};  // failed-login penalty of the current call
-  bool sasl_pending = false;           // AUTH waiting for a response line
   std::string pending_input;           // input kept past the end of a call (output::more)
 
   storage::mail_store& store() { return *config.store; }

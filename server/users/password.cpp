@@ -5,10 +5,11 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
+
+#include "packmail/protocols/ascii.h"
 
 namespace packmail::server {
 namespace {
@@ -17,13 +18,6 @@ void init_sodium() {
   // sodium_init() is idempotent and thread-safe; the static makes it cheap.
   static const int k_result = sodium_init();
   if (k_result < 0) throw std::runtime_error("libsodium initialisation failed");
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::toupper(static_cast<unsigned char>(x)) ==
-                  std::toupper(static_cast<unsigned char>(y));
-         });
 }
 
 // Constant-time equality, also for strings of different length: compare
@@ -82,9 +76,9 @@ std::string_view scheme_name(password_scheme scheme) {
 std::optional<password_scheme> parse_scheme_name(std::string_view name) {
   for (auto s : {password_scheme::argon2id, password_scheme::sha512_crypt,
                  password_scheme::blf_crypt, password_scheme::crypt, password_scheme::plain}) {
-    if (iequals(name, scheme_name(s))) return s;
+    if (protocols::iequals_ascii(name, scheme_name(s))) return s;
   }
-  if (iequals(name, "CLEARTEXT")) return password_scheme::plain;
+  if (protocols::iequals_ascii(name, "CLEARTEXT")) return password_scheme::plain;
   return std::nullopt;
 }
 

@@ -1,19 +1,10 @@
 #include "users/recipient_map.h"
 
+#include "packmail/protocols/ascii.h"
 #include "users/user_db.h"
 
 namespace packmail::server {
 namespace {
-
-char lower_ascii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower_ascii(a[i]) != lower_ascii(b[i])) return false;
-  }
-  return true;
-}
 
 const passwd_entry* find_full(const passwd_table& table, std::string_view local_part,
                               std::string_view domain) {
@@ -44,7 +35,7 @@ std::optional<mapped_recipient> mapped(const passwd_entry* entry,
 bool address_rules::is_local_domain(std::string_view domain) const {
   if (local_domains.empty()) return true;
   for (const std::string& d : local_domains) {
-    if (iequals(d, domain)) return true;
+    if (protocols::iequals_ascii(d, domain)) return true;
   }
   return false;
 }

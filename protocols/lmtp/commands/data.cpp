@@ -6,6 +6,7 @@
 #include <map>
 
 #include "../session_context.h"
+#include "packmail/protocols/ascii.h"
 
 namespace packmail::protocols::lmtp {
 
@@ -51,10 +52,7 @@ std::string header_prefix(const session_context& ctx, const in_transaction& tran
 // Recipients with equal keys are one delivery: the same address in any case,
 // resolved to the same user and folder (folder names are case-sensitive).
 std::string delivery_key(const accepted_recipient& rcpt) {
-  std::string key = rcpt.forward_path.text;
-  for (char& c : key) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
+  std::string key = to_lower_ascii(rcpt.forward_path.text);
   key += '\n' + rcpt.target.user + '\n';
   if (rcpt.target.folder) key += "+" + *rcpt.target.folder;
   return key;

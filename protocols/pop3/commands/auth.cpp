@@ -2,31 +2,23 @@
 // 4616), APOP (refused) and STLS (RFC 2595 4).
 #include <string>
 
+#include "../../common/sasl_plain.h"
 #include "../session_context.h"
+#include "packmail/protocols/ascii.h"
 
 namespace packmail::protocols::pop3 {
 namespace {
 
-bool is_plain(std::string_view mechanism) {
-  return mechanism.size() == 5 && (mechanism[0] | 0x20) == 'p' && (mechanism[1] | 0x20) == 'l' &&
-         (mechanism[2] | 0x20) == 'a' && (mechanism[3] | 0x20) == 'i' &&
-         (mechanism[4] | 0x20) == 'n';
-}
-
 // RFC 4616 2: [authzid] NUL authcid NUL passwd.
 void plain(session_context& ctx, std::string_view base64) {
-  auto decoded = base64_decode(base64);
-  if (!decoded) return ctx.err("Invalid base64 in the PLAIN response");
-  const std::string& msg = *decoded;
-  const auto first = msg.find('\0');
-  const auto second = first == std::string::npos ? first : msg.find('\0', first + 1);
-  if (second == std::string::npos) return ctx.err("Invalid PLAIN response");
-  const std::string_view authzid(msg.data(), first);
-  const std::string_view authcid(msg.data() + first + 1, second - first - 1);
-  const std::string_view password(msg.data() + second + 1, msg.size() - second - 1);
-  // Acting as another user is not supported.
-  if (!authzid.empty() && authzid != authcid) return ctx.login_failed();
-  ctx.login(authcid, password);
+  const sasl_plain_result parsed = parse_sasl_plain(base64);
+  if (const auto* error = std::get_if<sasl_plain_error>(&parsed)) {
+    return ctx.err(*error == sasl_plain_error::bad_base64 ? "Invalid base64 in the PLAIN response"
+                                                          : "Invalid PLAIN response");
+  }
+  const auto& credentials = std::get<sasl_plain_credentials>(parsed);
+  if (credentials.authorizes_other_user()) return ctx.login_failed();
+  ctx.login(credentials.authcid, credentials.password);
 }
 
 }  // namespace
@@ -66,7 +58,7 @@ void handle_auth(session_context& ctx, const command& cmd) {
     return;
   }
   if (cmd.args.size() > 2) return ctx.err("AUTH takes a mechanism and an initial response");
-  if (!is_plain(cmd.args[0])) return ctx.err("Unsupported authentication mechanism");
+  if (!iequals_ascii(cmd.args[0], "PLAIN")) return ctx.err("Unsupported authentication mechanism");
   if (!ctx.plaintext_allowed()) return ctx.err(ctx.plaintext_refusal());
   if (cmd.args.size() == 2) {
     // RFC 5034 4: "=" is an empty initial response.
@@ -74,7 +66,6 @@ void handle_auth(session_context& ctx, const command& cmd) {
   }
   // RFC 5034 4: continue-req = "+" SP [base64] CRLF; PLAIN has no challenge.
   ctx.out += "+ \r\n";
-  ctx.sasl_pending = true;
   ctx.parser.expect_sasl_response();
 }
 

@@ -10,6 +10,8 @@ namespace {
 
 // "1 120\r\n" for LIST, "1 0000000100000001\r\n" for UIDL.
 using scan_line = std::string (*)(const maildrop& drop, std::uint32_t number);
+// The text of the +OK before the whole listing.
+using scan_heading = std::string (*)(const maildrop& drop);
 
 std::string list_value(const maildrop& drop, std::uint32_t number) {
   return std::to_string(drop.messages[number - 1].size);
@@ -21,8 +23,7 @@ std::string uidl_value(const maildrop& drop, std::uint32_t number) {
 
 // LIST and UIDL: one message with an argument, else every message not
 // marked deleted as a multi-line response.
-void scan_listing(session_context& ctx, const command& cmd, scan_line value,
-                  std::string_view heading) {
+void scan_listing(session_context& ctx, const command& cmd, scan_line value, scan_heading heading) {
   maildrop& drop = *ctx.drop();
   if (cmd.args.size() > 1) return ctx.err("Too many arguments");
   if (cmd.args.size() == 1) {
@@ -30,7 +31,7 @@ void scan_listing(session_context& ctx, const command& cmd, scan_line value,
     if (!number) return;
     return ctx.ok(std::to_string(*number) + " " + value(drop, *number));
   }
-  ctx.ok(heading);
+  ctx.ok(heading(drop));
   for (std::uint32_t n = 1; n <= drop.messages.size(); ++n) {
     if (drop.messages[n - 1].deleted) continue;
     ctx.out += std::to_string(n);
@@ -39,10 +40,6 @@ void scan_listing(session_context& ctx, const command& cmd, scan_line value,
     ctx.out += "\r\n";
   }
   ctx.out += ".\r\n";
-}
-
-std::string maildrop_summary(const maildrop& drop) {
-  return std::to_string(drop.count()) + " messages (" + std::to_string(drop.octets()) + " octets)";
 }
 
 }  // namespace
@@ -87,11 +84,12 @@ void handle_stat(session_context& ctx, const command& cmd) {
 }
 
 void handle_list(session_context& ctx, const command& cmd) {
-  scan_listing(ctx, cmd, list_value, maildrop_summary(*ctx.drop()));
+  scan_listing(ctx, cmd, list_value, [](const maildrop& drop) { return drop.summary(); });
 }
 
 void handle_uidl(session_context& ctx, const command& cmd) {
-  scan_listing(ctx, cmd, uidl_value, "Unique-ID listing follows");
+  scan_listing(ctx, cmd, uidl_value,
+               [](const maildrop&) { return std::string("Unique-ID listing follows"); });
 }
 
 void handle_noop(session_context& ctx, const command& cmd) {
@@ -112,7 +110,7 @@ void handle_rset(session_context& ctx, const command& cmd) {
   if (!cmd.args.empty()) return ctx.err("RSET takes no arguments");
   maildrop& drop = *ctx.drop();
   for (maildrop_message& m : drop.messages) m.deleted = false;
-  ctx.ok(maildrop_summary(drop));
+  ctx.ok(drop.summary());
 }
 
 }  // namespace packmail::protocols::pop3

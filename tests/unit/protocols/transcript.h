@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "packmail/protocols/ascii.h"
 #include "packmail/protocols/session.h"
 
 namespace packmail::protocols::testing {
@@ -36,14 +37,8 @@ concept transcript_client = requires(Client& c, std::string_view bytes, bool byt
   { c.send(bytes, byte_by_byte) } -> std::convertible_to<std::string>;
 };
 
-// ASCII letters lower-cased, other bytes kept.
-inline std::string lower_ascii(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
+// ASCII letters lower-cased, other bytes kept (protocols/ascii.h).
+inline std::string lower_ascii(std::string_view text) { return to_lower_ascii(text); }
 
 // Whether `text` matches `pattern`, in which each "{*}" stands for any run
 // of characters (none included).

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -47,6 +48,20 @@ struct connection_info {
   bool tls = false;       // the connection is (now) encrypted
   bool loopback = false;  // the peer is on this machine
 };
+
+// Checks a user name and password; returns the canonical user name (the one
+// the store knows) or nullopt on failure. May be called from any thread.
+// The IMAP and POP3 sessions' session_config::authenticate.
+using authenticator =
+    std::function<std::optional<std::string>(std::string_view user, std::string_view password)>;
+
+// Whether a clear-text password (IMAP LOGIN and AUTHENTICATE PLAIN, POP3
+// USER/PASS and AUTH PLAIN) may be sent on `connection`: always when
+// allow_plaintext is set, else only over TLS or from this machine (RFC 3501
+// 6.2.3 LOGINDISABLED; like Dovecot's disable_plaintext_auth).
+inline bool plaintext_auth_allowed(bool allow_plaintext, const connection_info& connection) {
+  return allow_plaintext || connection.tls || connection.loopback;
+}
 
 class session {
  public:

@@ -27,8 +27,10 @@ namespace packmail::protocols::lmtp::testing {
 
 // The shared transcript support (../transcript.h), here for this protocol's tests.
 using protocols::testing::check_lines;
+using protocols::testing::feed_session;
 using protocols::testing::glob_match;
 using protocols::testing::lower_ascii;
+using protocols::testing::output_record;
 using protocols::testing::run;
 using protocols::testing::split_lines;
 
@@ -99,28 +101,20 @@ class client {
 
   const std::string& greeting() const { return greeting_; }
   lmtp::session& session() { return session_; }
-  bool closed() const { return closed_; }
+  bool closed() const { return record_.closed; }
 
-  // Feeds bytes whole (or one byte at a time) and returns all the output.
+  // Feeds bytes whole (or one byte at a time) and returns all the output
+  // (feed_session). LMTP never asks for a TLS handshake.
   std::string send(std::string_view bytes, bool byte_by_byte = false) {
-    std::string out;
-    auto take = [&](protocols::output o) {
-      out += o.bytes;
-      if (o.close) closed_ = true;
-      CHECK_FALSE(o.start_tls);
-    };
-    if (byte_by_byte) {
-      for (char c : bytes) take(session_.on_input(std::string_view(&c, 1)));
-    } else {
-      take(session_.on_input(bytes));
-    }
+    std::string out = feed_session(session_, bytes, byte_by_byte, record_);
+    CHECK_FALSE(record_.start_tls);
     return out;
   }
 
  private:
   lmtp::session session_;
   std::string greeting_;
-  bool closed_ = false;
+  output_record record_;
 };
 
 // The LHLO exchange.

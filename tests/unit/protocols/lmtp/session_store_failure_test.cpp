@@ -2,16 +2,19 @@
 // 451 4.3.0 (the MTA retries; the append is all or nothing), over quota with
 // 552 5.2.2, a failure for one user only touches that recipient, and a
 // temporary lookup failure is 451 4.3.0 at RCPT.
-#include "failing_store.h"
+#include "../fault_store.h"
 #include "session_script.h"
 
 using namespace packmail::protocols::lmtp::testing;
+using packmail::protocols::testing::fault_store;
 namespace storage = packmail::storage;
 
 namespace {
 
+// The test server over a fault_store over a memory store.
 struct failing_server {
-  failing_store* store = new failing_store;
+  std::unique_ptr<storage::mail_store> memory = storage::open_memory_store();
+  fault_store* store = new fault_store(*memory);  // owned by server, destroyed before memory
   test_server server{std::unique_ptr<storage::mail_store>(store)};
 };
 
@@ -33,17 +36,17 @@ constexpr std::string_view k_two_recipients = R"(
 TEST_CASE("a temporary store failure: 451 4.3.0 for every recipient, nothing stored",
           "[lmtp][session][store]") {
   failing_server f;
-  f.store->append_error = storage::errc::temporary;
+  f.store->fail_append = storage::errc::temporary;
   client c(f.server);
   lhlo(c);
   run(c, std::string(k_two_recipients) + R"(
     S: 451 4.3.0 <alice@x> Temporary failure, try again later
     S: 451 4.3.0 <bob@x> Temporary failure, try again later
   )");
-  CHECK(f.store->appends == 1);
+  CHECK(f.store->append_calls == 1);
   CHECK(f.server.stats_messages() == 0);
   // The session goes on; the next attempt succeeds.
-  f.store->append_error.reset();
+  f.store->fail_append.reset();
   run(c, std::string(k_two_recipients) + R"(
     S: 250 2.0.0 <alice@x> {*} Saved
     S: 250 2.0.0 <bob@x> {*} Saved
@@ -55,7 +58,7 @@ TEST_CASE("every other append failure is 451 4.3.0 too, over quota is 552 5.2.2"
   for (auto code : {storage::errc::internal, storage::errc::corrupt, storage::errc::try_create,
                     storage::errc::in_use, storage::errc::invalid_argument}) {
     failing_server f;
-    f.store->append_error = code;
+    f.store->fail_append = code;
     client c(f.server);
     lhlo(c);
     run(c, std::string(k_two_recipients) + R"(
@@ -64,7 +67,7 @@ TEST_CASE("every other append failure is 451 4.3.0 too, over quota is 552 5.2.2"
     )");
   }
   failing_server f;
-  f.store->append_error = storage::errc::over_quota;
+  f.store->fail_append = storage::errc::over_quota;
   client c(f.server);
   lhlo(c);
   run(c, std::string(k_two_recipients) + R"(
@@ -75,7 +78,7 @@ TEST_CASE("every other append failure is 451 4.3.0 too, over quota is 552 5.2.2"
 
 TEST_CASE("a failure for one user answers that recipient only", "[lmtp][session][store]") {
   failing_server f;
-  f.store->ensure_user_errors["alice"] = storage::errc::temporary;
+  f.store->fail_ensure_user_for["alice"] = storage::errc::temporary;
   client c(f.server);
   lhlo(c);
   run(c, std::string(k_two_recipients) + R"(
@@ -87,7 +90,7 @@ TEST_CASE("a failure for one user answers that recipient only", "[lmtp][session]
 
 TEST_CASE("no append at all when no recipient's mailbox could be found", "[lmtp][session][store]") {
   failing_server f;
-  f.store->ensure_user_errors["alice"] = storage::errc::over_quota;
+  f.store->fail_ensure_user_for["alice"] = storage::errc::over_quota;
   client c(f.server);
   lhlo(c);
   run(c, R"(
@@ -104,7 +107,7 @@ TEST_CASE("no append at all when no recipient's mailbox could be found", "[lmtp]
     S: 552 5.2.2 <alice@x> Mailbox is full
     S: 552 5.2.2 <ALICE@x> Mailbox is full
   )");
-  CHECK(f.store->appends == 0);
+  CHECK(f.store->append_calls == 0);
 }
 
 TEST_CASE("a temporary lookup failure is 451 4.3.0 at RCPT", "[lmtp][session][store]") {

@@ -74,13 +74,32 @@ TEST_CASE("AUTH PLAIN gets IN-USE too", "[pop3][session][in-use]") {
   )");
 }
 
-TEST_CASE("sessions with separate configs share nothing unless given one registry",
+TEST_CASE("only sessions made from one config or its copies exclude each other",
           "[pop3][session][in-use]") {
-  test_server server;
-  auto shared = server.config.locks;
-  packmail::protocols::pop3::session_config other = server.config;  // copy: same registry
-  CHECK(other.locks == shared);
-  packmail::protocols::pop3::session_config fresh;
-  CHECK(fresh.locks != nullptr);
-  CHECK(fresh.locks != shared);
+  using packmail::protocols::pop3::session_config;
+  test_server server;  // every session below works on this one store
+  client first(server);
+  login(first);
+  // A copy of the config shares its registry.
+  const session_config copy = server.config;
+  client from_copy(copy);
+  expect_in_use(from_copy);
+  // A config made afresh has a registry of its own.
+  session_config fresh;
+  fresh.store = server.config.store;
+  fresh.authenticate = server.config.authenticate;
+  client from_fresh(fresh);
+  login(from_fresh);
+  // No registry: each session makes its own, even from one config.
+  session_config no_locks = server.config;
+  no_locks.locks = nullptr;
+  client own_first(no_locks);
+  login(own_first);
+  client own_second(no_locks);
+  login(own_second);
+  CHECK(server.config.locks->size() == 1);
+  CHECK(fresh.locks->size() == 1);
+  // The shared registry frees the maildrop when its holder leaves.
+  run(first, "C: QUIT\nS: +OK Logging out; 0 messages deleted\n");
+  login(from_copy);
 }

@@ -13,139 +13,30 @@
 
 #include <catch2/catch.hpp>
 
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <memory>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "../fault_store.h"
 #include "../transcript.h"
 #include "packmail/protocols/pop3/session.h"
 #include "packmail/storage/store.h"
 
 namespace packmail::protocols::pop3::testing {
 
-// The shared transcript support (../transcript.h), here for this protocol's tests.
+// The shared test support (../transcript.h, ../fault_store.h), here for this protocol's tests.
 using protocols::testing::check_lines;
+using protocols::testing::fault_store;
 using protocols::testing::feed_session;
 using protocols::testing::glob_match;
 using protocols::testing::lower_ascii;
 using protocols::testing::output_record;
 using protocols::testing::run;
 using protocols::testing::split_lines;
-
-// A mail_store that forwards to another and fails chosen calls on request,
-// for the storage-error paths (SYS/TEMP, SYS/PERM).
-class fault_store final : public storage::mail_store {
- public:
-  explicit fault_store(storage::mail_store& inner) : inner_(inner) {}
-
-  // Set to make the next calls of that kind fail with the code.
-  std::optional<storage::errc> fail_expunge;
-  std::optional<storage::errc> fail_read;
-  std::optional<storage::errc> fail_list_messages;
-  std::optional<storage::errc> fail_store_flags;
-  std::optional<storage::errc> fail_ensure_user;
-  int expunge_calls = 0;
-
-  storage::result<storage::user_id> ensure_user(std::string_view name) override {
-    if (fail_ensure_user) return storage::status(*fail_ensure_user, "injected");
-    return inner_.ensure_user(name);
-  }
-  storage::result<storage::user_id> find_user(std::string_view name) override {
-    return inner_.find_user(name);
-  }
-  storage::result<std::vector<std::string>> list_users() override { return inner_.list_users(); }
-  storage::result<std::vector<storage::mailbox_info>> list_mailboxes(
-      storage::user_id user) override {
-    return inner_.list_mailboxes(user);
-  }
-  storage::result<storage::mailbox_info> get_mailbox(storage::user_id user,
-                                                     std::string_view name) override {
-    return inner_.get_mailbox(user, name);
-  }
-  storage::result<storage::mailbox_info> get_mailbox(storage::mailbox_id mailbox) override {
-    return inner_.get_mailbox(mailbox);
-  }
-  storage::result<storage::mailbox_info> create_mailbox(storage::user_id user,
-                                                        std::string_view name,
-                                                        std::uint8_t special_use) override {
-    return inner_.create_mailbox(user, name, special_use);
-  }
-  storage::status delete_mailbox(storage::user_id user, std::string_view name) override {
-    return inner_.delete_mailbox(user, name);
-  }
-  storage::status rename_mailbox(storage::user_id user, std::string_view from,
-                                 std::string_view to) override {
-    return inner_.rename_mailbox(user, from, to);
-  }
-  storage::status set_special_use(storage::user_id user, std::string_view name,
-                                  std::uint8_t uses) override {
-    return inner_.set_special_use(user, name, uses);
-  }
-  storage::status set_subscribed(storage::user_id user, std::string_view name,
-                                 bool subscribed) override {
-    return inner_.set_subscribed(user, name, subscribed);
-  }
-  storage::result<std::vector<std::string>> list_subscriptions(storage::user_id user) override {
-    return inner_.list_subscriptions(user);
-  }
-  storage::result<std::vector<storage::appended>> append(
-      const storage::append_request& request) override {
-    return inner_.append(request);
-  }
-  storage::result<std::vector<storage::message_info>> list_messages(
-      storage::mailbox_id mailbox) override {
-    if (fail_list_messages) return storage::status(*fail_list_messages, "injected");
-    return inner_.list_messages(mailbox);
-  }
-  storage::result<storage::message_info> get_message(storage::mailbox_id mailbox,
-                                                     storage::imap_uid uid) override {
-    return inner_.get_message(mailbox, uid);
-  }
-  storage::result<std::string> read_message(storage::mailbox_id mailbox, storage::imap_uid uid,
-                                            std::uint64_t offset, std::uint64_t length) override {
-    if (fail_read) return storage::status(*fail_read, "injected");
-    return inner_.read_message(mailbox, uid, offset, length);
-  }
-  storage::result<storage::mime::message_structure> read_structure(storage::mailbox_id mailbox,
-                                                                   storage::imap_uid uid) override {
-    return inner_.read_structure(mailbox, uid);
-  }
-  storage::result<storage::copy_result> copy(storage::mailbox_id from,
-                                             std::span<const storage::imap_uid> uids,
-                                             storage::mailbox_id to, bool move) override {
-    return inner_.copy(from, uids, to, move);
-  }
-  storage::result<storage::flag_result> store_flags(storage::mailbox_id mailbox,
-                                                    std::span<const storage::imap_uid> uids,
-                                                    const storage::flag_change& change) override {
-    if (fail_store_flags) return storage::status(*fail_store_flags, "injected");
-    return inner_.store_flags(mailbox, uids, change);
-  }
-  storage::result<std::vector<storage::imap_uid>> expunge(
-      storage::mailbox_id mailbox, std::span<const storage::imap_uid> uids) override {
-    ++expunge_calls;
-    if (fail_expunge) return storage::status(*fail_expunge, "injected");
-    return inner_.expunge(mailbox, uids);
-  }
-  storage::result<std::vector<storage::change>> changes_since(storage::mailbox_id mailbox,
-                                                              storage::modseq_t since) override {
-    return inner_.changes_since(mailbox, since);
-  }
-  std::unique_ptr<storage::watch_handle> watch(storage::mailbox_id mailbox,
-                                               storage::change_callback callback) override {
-    return inner_.watch(mailbox, std::move(callback));
-  }
-  storage::result<storage::store_stats> stats() override { return inner_.stats(); }
-
- private:
-  storage::mail_store& inner_;
-};
 
 // A store and the configuration every test session shares. Any user's
 // password is "secret"; the canonical name is the lower-case one.
@@ -196,7 +87,11 @@ struct test_server {
 class client {
  public:
   explicit client(test_server& server, connection_info info = {"127.0.0.1", 40000, false, true})
-      : session_(std::make_unique<pop3::session>(server.config, std::move(info), [] {})) {
+      : client(server.config, std::move(info)) {}
+  // A session made from `config` (copied) instead of the server's.
+  explicit client(const session_config& config,
+                  connection_info info = {"127.0.0.1", 40000, false, true})
+      : session_(std::make_unique<pop3::session>(config, std::move(info), [] {})) {
     greeting_ = session_->greeting().bytes;
   }
 

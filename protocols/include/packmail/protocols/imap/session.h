@@ -22,10 +22,8 @@
 
 namespace packmail::protocols::imap {
 
-// Checks a user name and password; returns the canonical user name (the one
-// the store knows) or nullopt on failure. May be called from any thread.
-using authenticator =
-    std::function<std::optional<std::string>(std::string_view user, std::string_view password)>;
+// Checks a user name and password (protocols/session.h).
+using protocols::authenticator;
 
 // RFC 3501 2.3.2 \Recent: a message is recent in the one session that is
 // first told about it. Shared by all IMAP sessions of a server. Kept in memory

@@ -15,6 +15,8 @@
 #include <variant>
 #include <vector>
 
+#include "packmail/protocols/ascii.h"
+
 namespace packmail::protocols::imap {
 
 enum class token_kind {
@@ -84,9 +86,9 @@ class [[nodiscard]] syntax_result {
 
 inline syntax_error make_syntax_error(std::string message) { return {std::move(message)}; }
 
-// ASCII-only case helpers (IMAP keywords are ASCII).
-std::string to_upper_ascii(std::string_view text);
-bool iequals_ascii(std::string_view a, std::string_view b);
+// ASCII-only case helpers (IMAP keywords are ASCII): protocols/ascii.h.
+using protocols::iequals_ascii;
+using protocols::to_upper_ascii;
 
 // RFC 3501 ASTRING-CHAR: ATOM-CHAR or "]".
 bool is_astring_char(char c);

@@ -34,10 +34,8 @@
 
 namespace packmail::protocols::pop3 {
 
-// Checks a user name and password; returns the canonical user name (the one
-// the store knows) or nullopt on failure. May be called from any thread.
-using authenticator =
-    std::function<std::optional<std::string>(std::string_view user, std::string_view password)>;
+// Checks a user name and password (protocols/session.h).
+using protocols::authenticator;
 
 struct session_config {
   // Not owned; must outlive every session. Required.
