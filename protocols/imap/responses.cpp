@@ -140,4 +140,18 @@ std::uint8_t system_flag_bit(std::string_view flag) {
   return 0;
 }
 
+const std::string* sort_flags(std::span<const std::string> flags, bool skip_recent,
+                              std::uint8_t& bits, std::vector<std::string>& keywords) {
+  for (const std::string& flag : flags) {
+    if (const std::uint8_t bit = system_flag_bit(flag)) {
+      bits |= bit;
+    } else if (!flag.empty() && flag[0] == '\\') {
+      if (!skip_recent || !iequals_ascii(flag, "\\Recent")) return &flag;
+    } else {
+      keywords.push_back(flag);
+    }
+  }
+  return nullptr;
+}
+
 }  // namespace packmail::protocols::imap

@@ -50,5 +50,11 @@ std::string uid_set(std::vector<std::uint32_t> numbers);
 
 // System flag name to its bit; 0 when not a storable system flag.
 std::uint8_t system_flag_bit(std::string_view flag);
+// Sorts flag arguments (APPEND, STORE) into system flag bits, added to `bits`,
+// and keywords, appended to `keywords`. \Recent is session state: skipped
+// when `skip_recent`, else refused like an unknown \Flag. Returns the first
+// flag refused, or nullptr.
+const std::string* sort_flags(std::span<const std::string> flags, bool skip_recent,
+                              std::uint8_t& bits, std::vector<std::string>& keywords);
 
 }  // namespace packmail::protocols::imap

@@ -132,8 +132,16 @@ void session_context::deselect() {
   }
 }
 
+bool session_context::sync_view(bool allow_expunge, bool with_uid) {
+  mailbox_view* selected_view = view();
+  if (!selected_view || selected_view->sync(out, allow_expunge, with_uid)) return true;
+  out += "* BYE Selected mailbox was deleted\r\n";
+  close = true;
+  return false;
+}
+
 bool session_context::auth_allowed() const {
-  return config.allow_plaintext_auth || connection.tls || connection.loopback;
+  return plaintext_auth_allowed(config.allow_plaintext_auth, connection);
 }
 
 std::string session_context::capabilities() const {
@@ -179,13 +187,7 @@ std::optional<std::string> mailbox_argument(const token& t) {
 namespace {
 
 void finish(session_context& ctx, std::string_view tag, const reply& r, unsigned flags, bool uid) {
-  if (mailbox_view* view = ctx.view()) {
-    const bool allow_expunge = uid || !(flags & k_uses_sequence_numbers);
-    if (!view->sync(ctx.out, allow_expunge, uid)) {
-      ctx.out += "* BYE Selected mailbox was deleted\r\n";
-      ctx.close = true;
-    }
-  }
+  ctx.sync_view(uid || !(flags & k_uses_sequence_numbers), uid);
   append_tagged(ctx.out, tag, r);
   if (r.close) {
     ctx.close = true;
@@ -356,14 +358,7 @@ output session::on_wake() {
   session_context& ctx = *context_;
   // Outside IDLE no command is in progress, and EXPUNGE must wait for one
   // (RFC 3501 7.4.1); the news goes out with the next command instead.
-  if (ctx.idle_tag && !ctx.close) {
-    if (mailbox_view* view = ctx.view()) {
-      if (!view->sync(ctx.out, true, false)) {
-        ctx.out += "* BYE Selected mailbox was deleted\r\n";
-        ctx.close = true;
-      }
-    }
-  }
+  if (ctx.idle_tag && !ctx.close) ctx.sync_view(true, false);
   return take(ctx);
 }
 

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -24,6 +25,9 @@ struct view_message {
   storage::imap_uid uid = 0;
   std::uint8_t flags = 0;
   std::vector<std::string> keywords;
+  // The modseq of the flags above: a journal change at or below it is
+  // already known (this session's own STORE, or a FETCH that set \Seen).
+  storage::modseq_t modseq = 0;
   // Expunged by another session but not yet announced (RFC 3501 7.4.1): the
   // sequence number stays valid until an EXPUNGE response may be sent.
   bool expunged = false;
@@ -65,14 +69,15 @@ class mailbox_view {
   bool sync(std::string& out, bool allow_expunge, bool with_uid);
   // Drops `uid` now and writes "* n EXPUNGE" (this session's own expunge).
   void expunge(storage::imap_uid uid, std::string& out);
-  // Records flags this session just set or fetched, so sync() does not
-  // announce them again.
+  // Records flags (and their modseq) this session just set or fetched, so
+  // sync() neither announces them again nor reads them back from the store.
   void remember(const storage::message_info& info);
 
   // The sequence numbers (uid == false) or UIDs in `set`, in ascending order,
-  // as positions (sequence numbers) of existing view messages. An empty
-  // optional means a sequence number beyond exists() (BAD).
-  std::optional<std::vector<std::uint32_t>> resolve(const sequence_set& set, bool uid) const;
+  // as positions (sequence numbers) of existing view messages. The error
+  // (for a tagged BAD) when a sequence number is beyond exists() or the set
+  // names "$" (k_no_saved_result).
+  syntax_result<std::vector<std::uint32_t>> resolve(const sequence_set& set, bool uid) const;
 
  private:
   mailbox_view(storage::mail_store& store, const storage::mailbox_info& info, bool read_only);
@@ -95,6 +100,10 @@ class mailbox_view {
   std::shared_ptr<std::atomic<bool>> changed_ = std::make_shared<std::atomic<bool>>(false);
   std::unique_ptr<storage::watch_handle> watch_;
 };
+
+// RFC 5182: "$" names the result a SEARCH ... RETURN (SAVE) kept, and
+// SEARCHRES is not offered, so no command may use it.
+inline constexpr std::string_view k_no_saved_result = "$ needs SEARCHRES, which is not offered";
 
 struct not_authenticated {
   unsigned failures = 0;
@@ -157,6 +166,10 @@ class session_context {
   mailbox_view* view();
   // Leaves the selected state for the authenticated state.
   void deselect();
+  // Announces what changed in the selected mailbox (mailbox_view::sync).
+  // When it was deleted, writes the BYE, sets close and returns false; true
+  // otherwise, and when no mailbox is selected.
+  bool sync_view(bool allow_expunge, bool with_uid);
   // The capability list, without "CAPABILITY".
   std::string capabilities() const;
   bool auth_allowed() const;
@@ -213,5 +226,9 @@ std::optional<reply> handle_search(session_context&, command&);
 
 // A mailbox name argument decoded from modified UTF-7 to the store's UTF-8.
 std::optional<std::string> mailbox_argument(const token& t);
+// The user's mailbox `name` as the target of APPEND, COPY or MOVE: a missing
+// one is try_create (RFC 3501 6.3.11, 6.4.7: NO [TRYCREATE]). In
+// commands/message.cpp.
+storage::result<storage::mailbox_info> target_mailbox(session_context& ctx, std::string_view name);
 
 }  // namespace packmail::protocols::imap

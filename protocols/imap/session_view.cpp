@@ -39,7 +39,7 @@ storage::result<std::unique_ptr<mailbox_view>> mailbox_view::open(storage::mail_
   if (!messages) return messages.error();
   view->messages_.reserve(messages->size());
   for (storage::message_info& m : *messages) {
-    view->messages_.push_back({m.uid, m.flags, std::move(m.keywords), false});
+    view->messages_.push_back({m.uid, m.flags, std::move(m.keywords), m.modseq});
   }
   view->mark_recent(0, current->uidnext);
   return view;
@@ -88,8 +88,10 @@ std::uint32_t mailbox_view::seq_of(storage::imap_uid uid) const {
 
 void mailbox_view::remember(const storage::message_info& info) {
   if (std::uint32_t seq = seq_of(info.uid)) {
-    at(seq).flags = info.flags;
-    at(seq).keywords = info.keywords;
+    view_message& m = at(seq);
+    m.flags = info.flags;
+    m.keywords = info.keywords;
+    m.modseq = info.modseq;
   }
 }
 
@@ -110,7 +112,8 @@ bool mailbox_view::sync(std::string& out, bool allow_expunge, bool with_uid) {
   if (!changed_->exchange(false) && !(allow_expunge && held_expunges_ > 0)) return true;
   auto changes = store_.changes_since(id_, synced_);
   if (!changes) return changes.code() != storage::errc::not_found;
-  std::vector<storage::imap_uid> appended, flagged;
+  std::vector<storage::imap_uid> appended;
+  std::vector<storage::change> flagged;
   for (const storage::change& c : *changes) {
     synced_ = std::max(synced_, c.modseq);
     switch (c.kind) {
@@ -118,7 +121,7 @@ bool mailbox_view::sync(std::string& out, bool allow_expunge, bool with_uid) {
         if (c.uid > max_uid()) appended.push_back(c.uid);
         break;
       case storage::change_kind::flags:
-        flagged.push_back(c.uid);
+        flagged.push_back(c);
         break;
       case storage::change_kind::expunge:
         if (std::uint32_t seq = seq_of(c.uid); seq != 0 && !at(seq).expunged) {
@@ -128,20 +131,29 @@ bool mailbox_view::sync(std::string& out, bool allow_expunge, bool with_uid) {
         break;
     }
   }
-  // Flag changes of messages the client knows (RFC 3501 7.4.2).
-  std::sort(flagged.begin(), flagged.end());
-  flagged.erase(std::unique(flagged.begin(), flagged.end()), flagged.end());
-  for (storage::imap_uid uid : flagged) {
-    const std::uint32_t seq = seq_of(uid);
-    if (seq == 0 || at(seq).expunged) continue;
-    auto info = store_.get_message(id_, uid);
+  // Flag changes of messages the client knows (RFC 3501 7.4.2). Changes at or
+  // below a message's known modseq were recorded by remember() already (this
+  // session's own STORE or FETCH): no need to read them back.
+  std::sort(flagged.begin(), flagged.end(), [](const storage::change& a, const storage::change& b) {
+    return a.uid < b.uid || (a.uid == b.uid && a.modseq > b.modseq);
+  });
+  flagged.erase(std::unique(flagged.begin(), flagged.end(),
+                            [](const storage::change& a, const storage::change& b) {
+                              return a.uid == b.uid;
+                            }),
+                flagged.end());
+  for (const storage::change& c : flagged) {
+    const std::uint32_t seq = seq_of(c.uid);
+    if (seq == 0 || at(seq).expunged || c.modseq <= at(seq).modseq) continue;
+    auto info = store_.get_message(id_, c.uid);
     if (!info) continue;
     view_message& m = at(seq);
+    m.modseq = info->modseq;
     if (m.flags == info->flags && m.keywords == info->keywords) continue;
     m.flags = info->flags;
-    m.keywords = info->keywords;
+    m.keywords = std::move(info->keywords);
     out += "* " + std::to_string(seq) + " FETCH (";
-    if (with_uid) out += "UID " + std::to_string(uid) + " ";
+    if (with_uid) out += "UID " + std::to_string(c.uid) + " ";
     out += "FLAGS " + flag_list(m.flags, m.keywords, m.recent) + ")\r\n";
   }
   // Appends, in UID order; those expunged meanwhile are simply skipped.
@@ -152,21 +164,25 @@ bool mailbox_view::sync(std::string& out, bool allow_expunge, bool with_uid) {
     if (uid <= max_uid()) continue;
     auto info = store_.get_message(id_, uid);
     if (!info) continue;
-    messages_.push_back({uid, info->flags, std::move(info->keywords), false});
+    messages_.push_back({uid, info->flags, std::move(info->keywords), info->modseq});
     grew = true;
   }
   if (grew) mark_recent(old_size, max_uid() + 1);
-  if (allow_expunge) {
-    for (std::size_t i = 0; i < messages_.size();) {
+  if (allow_expunge && held_expunges_ > 0) {
+    // One compacting pass: a message's sequence number when its EXPUNGE goes
+    // out is the count of messages kept before it, plus one.
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < messages_.size(); ++i) {
       if (messages_[i].expunged) {
         if (messages_[i].recent) --recent_count_;
-        messages_.erase(messages_.begin() + static_cast<std::ptrdiff_t>(i));
         --held_expunges_;
-        out += "* " + std::to_string(i + 1) + " EXPUNGE\r\n";
+        out += "* " + std::to_string(kept + 1) + " EXPUNGE\r\n";
       } else {
-        ++i;
+        if (kept != i) messages_[kept] = std::move(messages_[i]);
+        ++kept;
       }
     }
+    messages_.resize(kept);
   }
   if (grew) {
     // RFC 3501 7.3.2: RECENT goes with EXISTS when new messages arrive.
@@ -176,13 +192,16 @@ bool mailbox_view::sync(std::string& out, bool allow_expunge, bool with_uid) {
   return true;
 }
 
-std::optional<std::vector<std::uint32_t>> mailbox_view::resolve(const sequence_set& set,
+syntax_result<std::vector<std::uint32_t>> mailbox_view::resolve(const sequence_set& set,
                                                                 bool uid) const {
+  if (set.uses_saved_result()) return make_syntax_error(std::string(k_no_saved_result));
   std::vector<std::uint32_t> seqs;
   if (!uid) {
     const auto ranges = set.resolve(exists());
     for (const sequence_range& r : ranges) {
-      if (r.last > exists() || r.first == 0) return std::nullopt;
+      if (r.last > exists() || r.first == 0) {
+        return make_syntax_error("Invalid message sequence number");
+      }
       for (std::uint32_t n = r.first;; ++n) {
         seqs.push_back(n);
         if (n == r.last) break;

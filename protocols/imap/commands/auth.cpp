@@ -5,6 +5,7 @@
 #include <string>
 
 #include "../../common/base64.h"
+#include "../../common/sasl_plain.h"
 #include "../session_context.h"
 
 namespace packmail::protocols::imap {
@@ -19,18 +20,14 @@ reply check_password(session_context& ctx, std::string_view user, std::string_vi
 
 // RFC 4616: [authzid] NUL authcid NUL passwd.
 reply plain(session_context& ctx, std::string_view base64) {
-  auto decoded = base64_decode(base64);
-  if (!decoded) return bad("Invalid base64");
-  const std::string& msg = *decoded;
-  const auto first = msg.find('\0');
-  const auto second = first == std::string::npos ? first : msg.find('\0', first + 1);
-  if (second == std::string::npos) return bad("Invalid PLAIN response");
-  const std::string_view authzid(msg.data(), first);
-  const std::string_view authcid(msg.data() + first + 1, second - first - 1);
-  const std::string_view password(msg.data() + second + 1, msg.size() - second - 1);
-  // Acting as another user is not supported.
-  if (!authzid.empty() && authzid != authcid) return ctx.login_failed();
-  return check_password(ctx, authcid, password);
+  const sasl_plain_result parsed = parse_sasl_plain(base64);
+  if (const auto* error = std::get_if<sasl_plain_error>(&parsed)) {
+    return bad(*error == sasl_plain_error::bad_base64 ? "Invalid base64"
+                                                      : "Invalid PLAIN response");
+  }
+  const auto& credentials = std::get<sasl_plain_credentials>(parsed);
+  if (credentials.authorizes_other_user()) return ctx.login_failed();
+  return check_password(ctx, credentials.authcid, credentials.password);
 }
 
 }  // namespace
@@ -159,13 +156,7 @@ std::optional<reply> handle_starttls(session_context& ctx, command& cmd) {
 std::optional<reply> handle_idle(session_context& ctx, command& cmd) {
   if (!cmd.args.empty()) return bad("IDLE takes no arguments");
   ctx.out += "+ idling\r\n";
-  if (mailbox_view* view = ctx.view()) {
-    if (!view->sync(ctx.out, true, false)) {
-      ctx.out += "* BYE Selected mailbox was deleted\r\n";
-      ctx.close = true;
-      return std::nullopt;
-    }
-  }
+  if (!ctx.sync_view(true, false)) return std::nullopt;
   ctx.idle_tag = cmd.tag;
   ctx.parser.expect_done();
   return std::nullopt;

@@ -18,23 +18,17 @@ std::optional<reply> copy_or_move(session_context& ctx, command& cmd, bool move)
   if (!name) return bad("Invalid mailbox name");
   mailbox_view& view = *ctx.view();
   auto seqs = view.resolve(set.value(), cmd.uid);
-  if (!seqs) return bad("Invalid message sequence number");
+  if (!seqs) return bad(seqs.error().message);
   if (move && view.read_only()) return no("[READ-ONLY] Mailbox is read-only");
 
-  auto target = ctx.store().get_mailbox(ctx.user_id(), *name);
-  if (!target) {
-    if (target.code() == storage::errc::not_found) return no("[TRYCREATE] No such mailbox");
-    return storage_failure(target.error());
-  }
+  auto target = target_mailbox(ctx, *name);
+  if (!target) return storage_failure(target.error());
   std::vector<storage::imap_uid> uids;
-  for (std::uint32_t seq : *seqs) uids.push_back(view.at(seq).uid);
+  for (std::uint32_t seq : seqs.value()) uids.push_back(view.at(seq).uid);
   const std::string verb = move ? "MOVE" : "COPY";
   if (uids.empty()) return ok(verb + " completed");
   auto result = ctx.store().copy(view.id(), uids, target->id, move);
-  if (!result) {
-    if (result.code() == storage::errc::try_create) return no("[TRYCREATE] No such mailbox");
-    return storage_failure(result.error());
-  }
+  if (!result) return storage_failure(result.error());
   if (result->uids.empty()) {
     // RFC 3501 6.4.7 / 7.4.1: every message named was expunged meanwhile.
     return no("[EXPUNGEISSUED] The messages no longer exist");

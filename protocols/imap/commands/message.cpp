@@ -30,28 +30,28 @@ storage::result<std::vector<storage::imap_uid>> deleted_uids(
 
 }  // namespace
 
+storage::result<storage::mailbox_info> target_mailbox(session_context& ctx, std::string_view name) {
+  auto info = ctx.store().get_mailbox(ctx.user_id(), name);
+  if (!info && info.code() == storage::errc::not_found) {
+    return storage::status(storage::errc::try_create, info.error().message());
+  }
+  return info;
+}
+
 std::optional<reply> handle_append(session_context& ctx, command& cmd) {
   auto request = parse_append(std::move(cmd.args));
   if (!request) return bad(request.error().message);
   auto name = mutf7_to_utf8(request.value().mailbox);
   if (!name) return bad("Invalid mailbox name");
-  auto info = ctx.store().get_mailbox(ctx.user_id(), name.value());
-  if (!info) {
-    if (info.code() == storage::errc::not_found) return no("[TRYCREATE] No such mailbox");
-    return storage_failure(info.error());
-  }
+  auto info = target_mailbox(ctx, name.value());
+  if (!info) return storage_failure(info.error());
   std::vector<std::uint32_t> uids;
   for (append_message& m : request.value().messages) {
     storage::append_target target;
     target.mailbox = info->id;
-    for (const std::string& flag : m.flags) {
-      if (const std::uint8_t bit = system_flag_bit(flag)) {
-        target.flags |= bit;
-      } else if (!flag.empty() && flag[0] == '\\') {
-        if (!iequals_ascii(flag, "\\Recent")) return bad("Unknown system flag " + flag);
-      } else {
-        target.keywords.push_back(flag);
-      }
+    // \Recent, session state, is accepted and ignored.
+    if (const std::string* refused = sort_flags(m.flags, true, target.flags, target.keywords)) {
+      return bad("Unknown system flag " + *refused);
     }
     storage::append_request store_request;
     store_request.message = m.data;
@@ -102,7 +102,9 @@ std::optional<reply> handle_expunge(session_context& ctx, command& cmd) {
     if (cmd.args.size() != 1) return bad("UID EXPUNGE needs a UID set");
     auto set = sequence_set::parse(cmd.args[0].text);
     if (!set || cmd.args[0].is_list() || cmd.args[0].is_string()) return bad("Invalid UID set");
-    only = view.resolve(set.value(), true);
+    auto seqs = view.resolve(set.value(), true);
+    if (!seqs) return bad(seqs.error().message);
+    only = std::move(seqs).value();
   } else if (!cmd.args.empty()) {
     return bad("EXPUNGE takes no arguments");
   }

@@ -13,17 +13,9 @@
 namespace packmail::protocols::imap {
 namespace {
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 bool contains_text(std::string_view haystack, std::string_view needle) {
   if (needle.empty()) return true;
-  return lower(haystack).find(lower(needle)) != std::string::npos;
+  return to_lower_ascii(haystack).find(to_lower_ascii(needle)) != std::string::npos;
 }
 
 // Days since the epoch of the calendar day of a moment seen in its own zone.
@@ -45,7 +37,7 @@ std::optional<std::int64_t> header_day(std::string_view value) {
   }
   while (i < value.size() && (value[i] == ' ' || value[i] == '-')) ++i;
   if (i + 3 > value.size()) return std::nullopt;
-  const std::string month_name = lower(value.substr(i, 3));
+  const std::string month_name = to_lower_ascii(value.substr(i, 3));
   unsigned month = 0;
   for (unsigned m = 0; m < 12; ++m) {
     if (k_months[m] == month_name) month = m + 1;
@@ -76,7 +68,22 @@ class matcher {
  public:
   matcher(session_context& ctx, mailbox_view& view) : ctx_(ctx), view_(view) {}
 
-  // Precondition: the structure error, if any, is checked by the caller via error().
+  // Resolves the sets of `key`'s UID and sequence-set keys once, before
+  // matching: the BAD text when one names "$".
+  std::optional<std::string> resolve_sets(const search_key& key) {
+    using k = search_key::kind;
+    if (key.what == k::uid || key.what == k::sequence_numbers) {
+      if (key.set.uses_saved_result()) return std::string(k_no_saved_result);
+      sets_[&key] = key.set.resolve(key.what == k::uid ? view_.max_uid() : view_.exists());
+    }
+    for (const search_key& child : key.children) {
+      if (auto refused = resolve_sets(child)) return refused;
+    }
+    return std::nullopt;
+  }
+
+  // Precondition: resolve_sets(key) (of the whole key). The structure error,
+  // if any, is checked by the caller via error().
   bool match(const search_key& key, std::uint32_t seq, const storage::message_info& m) {
     using k = search_key::kind;
     switch (key.what) {
@@ -161,9 +168,9 @@ class matcher {
       case k::smaller:
         return m.size < key.number;
       case k::uid:
-        return contains(key.set.resolve(view_.max_uid()), m.uid);
+        return contains(sets_.at(&key), m.uid);
       case k::sequence_numbers:
-        return contains(key.set.resolve(view_.exists()), seq);
+        return contains(sets_.at(&key), seq);
       case k::not_:
         return !match(key.children.front(), seq, m);
       case k::or_:
@@ -215,6 +222,7 @@ class matcher {
 
   session_context& ctx_;
   mailbox_view& view_;
+  std::map<const search_key*, std::vector<sequence_range>> sets_;  // by resolve_sets()
   storage::imap_uid loaded_uid_ = 0;
   std::optional<storage::mime::message_structure> structure_;
   storage::status error_;
@@ -228,14 +236,15 @@ std::optional<reply> handle_search(session_context& ctx, command& cmd) {
   search_request& r = request.value();
   if (r.has_return) return bad("ESEARCH is not supported");
   if (uses_unsupported(r.key)) return bad("CONDSTORE is not supported");
+  mailbox_view& view = *ctx.view();
+  matcher m(ctx, view);
+  if (auto refused = m.resolve_sets(r.key)) return bad(*refused);
   if (r.charset && !iequals_ascii(*r.charset, "UTF-8") && !iequals_ascii(*r.charset, "US-ASCII")) {
     return no("[BADCHARSET (US-ASCII UTF-8)] Unsupported charset");
   }
-  mailbox_view& view = *ctx.view();
   auto messages = ctx.store().list_messages(view.id());
   if (!messages) return storage_failure(messages.error());
 
-  matcher m(ctx, view);
   std::string line = "* SEARCH";
   for (const storage::message_info& info : *messages) {
     const std::uint32_t seq = view.seq_of(info.uid);

@@ -17,24 +17,18 @@ std::optional<reply> handle_store(session_context& ctx, command& cmd) {
   change.op = r.op == store_request::operation::add      ? storage::flag_op::add
               : r.op == store_request::operation::remove ? storage::flag_op::remove
                                                          : storage::flag_op::replace;
-  for (const std::string& flag : r.flags) {
-    if (const std::uint8_t bit = system_flag_bit(flag)) {
-      change.flags |= bit;
-    } else if (!flag.empty() && flag[0] == '\\') {
-      // \Recent is session state, not storable; other \Flags do not exist.
-      return bad("Cannot store " + flag);
-    } else {
-      change.keywords.push_back(flag);
-    }
+  // \Recent is session state, not storable; other \Flags do not exist.
+  if (const std::string* refused = sort_flags(r.flags, false, change.flags, change.keywords)) {
+    return bad("Cannot store " + *refused);
   }
 
   mailbox_view& view = *ctx.view();
   auto seqs = view.resolve(r.set, cmd.uid);
-  if (!seqs) return bad("Invalid message sequence number");
+  if (!seqs) return bad(seqs.error().message);
   if (view.read_only()) return no("[READ-ONLY] Mailbox is read-only");
 
   std::vector<storage::imap_uid> uids;
-  for (std::uint32_t seq : *seqs) {
+  for (std::uint32_t seq : seqs.value()) {
     if (!view.at(seq).expunged) uids.push_back(view.at(seq).uid);
   }
   if (!uids.empty()) {
@@ -42,10 +36,10 @@ std::optional<reply> handle_store(session_context& ctx, command& cmd) {
     if (!result) return storage_failure(result.error());
     for (const storage::message_info& info : result->changed) view.remember(info);
   }
-  const bool missing = uids.size() != seqs->size();
+  const bool missing = uids.size() != seqs.value().size();
   if (!r.silent) {
     // RFC 3501 6.4.6: the new flags of each message.
-    for (std::uint32_t seq : *seqs) {
+    for (std::uint32_t seq : seqs.value()) {
       const view_message& m = view.at(seq);
       if (m.expunged) continue;
       ctx.out += "* " + std::to_string(seq) + " FETCH (";

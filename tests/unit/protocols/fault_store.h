@@ -6,6 +6,7 @@
 // Not thread-safe: the session tests drive their sessions from one thread.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -38,6 +39,16 @@ class fault_store final : public storage::mail_store {
   // Calls so far, the failed ones included.
   int append_calls = 0;
   int expunge_calls = 0;
+  int get_message_calls = 0;
+  int store_flags_calls = 0;
+  // The length asked of each read_message call, in order.
+  std::vector<std::uint64_t> read_lengths;
+
+  // Forgets the counts so far (not the faults).
+  void reset_counts() {
+    append_calls = expunge_calls = get_message_calls = store_flags_calls = 0;
+    read_lengths.clear();
+  }
 
   storage::result<storage::user_id> ensure_user(std::string_view name) override {
     if (fail_ensure_user) return injected(*fail_ensure_user);
@@ -97,10 +108,12 @@ class fault_store final : public storage::mail_store {
   }
   storage::result<storage::message_info> get_message(storage::mailbox_id mailbox,
                                                      storage::imap_uid uid) override {
+    ++get_message_calls;
     return inner_.get_message(mailbox, uid);
   }
   storage::result<std::string> read_message(storage::mailbox_id mailbox, storage::imap_uid uid,
                                             std::uint64_t offset, std::uint64_t length) override {
+    read_lengths.push_back(length);
     if (fail_read) return injected(*fail_read);
     return inner_.read_message(mailbox, uid, offset, length);
   }
@@ -116,6 +129,7 @@ class fault_store final : public storage::mail_store {
   storage::result<storage::flag_result> store_flags(storage::mailbox_id mailbox,
                                                     std::span<const storage::imap_uid> uids,
                                                     const storage::flag_change& change) override {
+    ++store_flags_calls;
     if (fail_store_flags) return injected(*fail_store_flags);
     return inner_.store_flags(mailbox, uids, change);
   }

@@ -1,5 +1,6 @@
 // Two sessions on one mailbox: EXISTS, EXPUNGE and FETCH announcements, and
 // RFC 3501 7.4.1: no EXPUNGE while answering FETCH, STORE or SEARCH.
+#include "../fault_store.h"
 #include "session_script.h"
 
 using namespace packmail::protocols::imap::testing;
@@ -23,6 +24,10 @@ void select_inbox(client& c, std::string_view exists) {
 
 struct two_sessions {
   test_server server;
+  // Both sessions' store calls, counted: in the configuration before the
+  // clients copy it.
+  packmail::protocols::testing::fault_store counted{*server.store};
+  bool counting = (server.config.store = &counted, true);
   client a{server};
   client b{server};
   two_sessions() {
@@ -70,6 +75,72 @@ TEST_CASE("another session's flag change is announced as FETCH FLAGS",
     C: a1 NOOP
     S: * 2 FETCH (FLAGS (\Flagged \Seen))
     S: a1 OK NOOP completed
+  )");
+}
+
+TEST_CASE("a session's own flag changes are not read back by its next sync",
+          "[imap][session][concurrency]") {
+  two_sessions s;
+  s.server.deliver("alice", "INBOX", "Subject: unseen\n\nx\n");
+  run(s.a, "C: a1 NOOP\nS: * 4 EXISTS\nS: * 1 RECENT\nS: a1 OK NOOP completed\n");
+  // The sync that ends each command finds the changes in the journal, and
+  // knows them from the STORE's and the FETCH's results.
+  s.counted.reset_counts();
+  run(s.a, "C: a2 STORE 1:3 +FLAGS.SILENT (\\Flagged)\nS: a2 OK STORE completed\n");
+  CHECK(s.counted.get_message_calls == 0);
+  s.counted.reset_counts();
+  run(s.a, R"(
+    C: a3 FETCH 4 BODY[TEXT]
+    S: * 4 FETCH (BODY[TEXT] {3}
+    S: x
+    S:  FLAGS (\Seen \Recent))
+    S: a3 OK FETCH completed
+  )");
+  CHECK(s.counted.get_message_calls == 1);  // the FETCH's own
+  s.counted.reset_counts();
+  run(s.a, "C: a4 NOOP\nS: a4 OK NOOP completed\n");
+  CHECK(s.counted.get_message_calls == 0);
+  // Another session's change on top of one's own is still announced. B hears
+  // of A's changes to 2 and 3; 1 it changes itself, on top of A's.
+  run(s.b, R"(
+    C: b1 STORE 1 +FLAGS.SILENT (\Answered)
+    S: * 2 FETCH (FLAGS (\Flagged \Seen))
+    S: * 3 FETCH (FLAGS (\Flagged \Seen))
+    S: * 4 EXISTS
+    S: * 0 RECENT
+    S: b1 OK STORE completed
+  )");
+  s.counted.reset_counts();
+  run(s.a, R"(
+    C: a5 NOOP
+    S: * 1 FETCH (FLAGS (\Answered \Flagged \Seen))
+    S: a5 OK NOOP completed
+  )");
+  CHECK(s.counted.get_message_calls == 1);
+}
+
+TEST_CASE("EXPUNGEs held back are announced together with shifting numbers",
+          "[imap][session][concurrency]") {
+  two_sessions s;
+  run(s.b, R"(
+    C: b1 STORE 1,3 +FLAGS.SILENT (\Deleted)
+    S: b1 OK STORE completed
+    C: b2 EXPUNGE
+    S: * 1 EXPUNGE
+    S: * 2 EXPUNGE
+    S: b2 OK EXPUNGE completed
+  )");
+  run(s.a, R"(
+    C: a1 FETCH 2 UID
+    S: * 2 FETCH (UID 2)
+    S: a1 OK FETCH completed
+    C: a2 NOOP
+    S: * 1 EXPUNGE
+    S: * 2 EXPUNGE
+    S: a2 OK NOOP completed
+    C: a3 FETCH 1:* UID
+    S: * 1 FETCH (UID 2)
+    S: a3 OK FETCH completed
   )");
 }
 

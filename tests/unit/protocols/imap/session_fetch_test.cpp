@@ -1,5 +1,6 @@
 // FETCH and UID FETCH: data items, sections of nested parts, partial ranges,
 // and \Seen set by BODY[] but not BODY.PEEK[].
+#include "../fault_store.h"
 #include "session_script.h"
 
 using namespace packmail::protocols::imap::testing;
@@ -240,4 +241,103 @@ TEST_CASE("a big FETCH answers in chunks, and pipelined commands wait for its en
   const std::size_t done = out.find("f1 OK FETCH completed\r\n", at);
   REQUIRE(done != std::string::npos);
   CHECK(out.substr(done) == "f1 OK FETCH completed\r\nn1 OK NOOP completed\r\n");
+}
+
+TEST_CASE("FETCH BODY[] sets \\Seen on the messages it reads in one store write",
+          "[imap][session][fetch]") {
+  test_server server;
+  packmail::protocols::testing::fault_store counted(*server.store);
+  server.config.store = &counted;
+  server.deliver("alice", "INBOX", k_simple);
+  server.deliver("alice", "INBOX", k_simple, storage::flag_seen);
+  server.deliver("alice", "INBOX", k_simple);
+  client c(server);
+  login(c);
+  select_inbox(c, "3");
+  const storage::modseq_t before = server.mailbox("alice", "INBOX").highest_modseq;
+  counted.reset_counts();
+  // Message 2 was seen already: no FLAGS for it, as before.
+  run(c, R"(
+    C: a1 FETCH 1:3 BODY[]
+    S: * 1 FETCH (BODY[] {28}
+    S: Subject: hi
+    S:
+    S: Hello world
+    S:  FLAGS (\Seen))
+    S: * 2 FETCH (BODY[] {28}
+    S: Subject: hi
+    S:
+    S: Hello world
+    S: )
+    S: * 3 FETCH (BODY[] {28}
+    S: Subject: hi
+    S:
+    S: Hello world
+    S:  FLAGS (\Seen))
+    S: a1 OK FETCH completed
+    C: a2 FETCH 1:3 FLAGS
+    S: * 1 FETCH (FLAGS (\Seen))
+    S: * 2 FETCH (FLAGS (\Seen))
+    S: * 3 FETCH (FLAGS (\Seen))
+    S: a2 OK FETCH completed
+  )");
+  CHECK(counted.store_flags_calls == 1);
+  CHECK(server.mailbox("alice", "INBOX").highest_modseq == before + 1);
+}
+
+TEST_CASE("a partial FETCH reads only the bytes it sends", "[imap][session][fetch]") {
+  test_server server;
+  packmail::protocols::testing::fault_store counted(*server.store);
+  server.config.store = &counted;
+  server.deliver("alice", "INBOX", k_multipart);
+  client c(server);
+  login(c);
+  select_inbox(c, "1");
+  counted.reset_counts();
+  run(c, R"(
+    C: a1 FETCH 1 BODY.PEEK[]<6.5>
+    S: * 1 FETCH (BODY[]<6> {5}
+    S: Alice)
+    S: a1 OK FETCH completed
+    C: a2 FETCH 1 BODY.PEEK[TEXT]<0.4>
+    S: * 1 FETCH (BODY[TEXT]<0> {4}
+    S: --b1)
+    S: a2 OK FETCH completed
+    C: a3 FETCH 1 BODY.PEEK[2.1]<6.20>
+    S: * 1 FETCH (BODY[2.1]<6> {5}
+    S: body.)
+    S: a3 OK FETCH completed
+    C: a4 FETCH 1 BODY.PEEK[2.1]<11.3>
+    S: * 1 FETCH (BODY[2.1]<11> {0}
+    S: )
+    S: a4 OK FETCH completed
+    C: a5 FETCH 1 BODY.PEEK[1.MIME]<0.12>
+    S: * 1 FETCH (BODY[1.MIME]<0> {12}
+    S: Content-Type)
+    S: a5 OK FETCH completed
+    C: a6 FETCH 1 BODY.PEEK[2.HEADER]<9.100>
+    S: * 1 FETCH (BODY[2.HEADER]<9> {9}
+    S: inner
+    S:
+    S: )
+    S: a6 OK FETCH completed
+    C: a7 FETCH 1 BODY.PEEK[2.TEXT]<500.1>
+    S: * 1 FETCH (BODY[2.TEXT]<500> {0}
+    S: )
+    S: a7 OK FETCH completed
+  )");
+  // <offset.length> is clamped before the read; past the end nothing is read.
+  CHECK(counted.read_lengths == std::vector<std::uint64_t>{5, 4, 5, 12, 9});
+  counted.reset_counts();
+  // HEADER.FIELDS is built from the whole header, then cut.
+  run(c, R"(
+    C: a8 FETCH 1 BODY.PEEK[HEADER.FIELDS (Subject)]<9.100>
+    S: * 1 FETCH (BODY[HEADER.FIELDS (SUBJECT)]<9> {9}
+    S: Hello
+    S:
+    S: )
+    S: a8 OK FETCH completed
+  )");
+  REQUIRE(counted.read_lengths.size() == 1);
+  CHECK(counted.read_lengths[0] > 9);
 }

@@ -139,3 +139,28 @@ TEST_CASE("SEARCH by internal and sent dates", "[imap][session][search]") {
     S: a7 BAD {*}
   )");
 }
+
+TEST_CASE("\"$\" is refused: SEARCHRES is not offered", "[imap][session][search]") {
+  test_server server;
+  client c(server);
+  select_fixture(server, c);
+  run(c, R"(
+    C: a1 FETCH $ FLAGS
+    S: a1 BAD $ needs SEARCHRES, which is not offered
+    C: a2 UID FETCH 1,$ FLAGS
+    S: a2 BAD $ needs SEARCHRES, which is not offered
+    C: a3 STORE $ +FLAGS (\Answered)
+    S: a3 BAD $ needs SEARCHRES, which is not offered
+    C: a4 COPY $ Trash
+    S: a4 BAD $ needs SEARCHRES, which is not offered
+    C: a5 UID EXPUNGE $
+    S: a5 BAD $ needs SEARCHRES, which is not offered
+    C: a6 SEARCH UID $
+    S: a6 BAD $ needs SEARCHRES, which is not offered
+    C: a7 SEARCH OR SEEN NOT $
+    S: a7 BAD $ needs SEARCHRES, which is not offered
+    C: a8 SEARCH ALL
+    S: * SEARCH 1 2 3
+    S: a8 OK SEARCH completed
+  )");
+}
