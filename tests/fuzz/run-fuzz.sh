@@ -5,5 +5,6 @@ set -euo pipefail
 bin=$1 seeds=$2 seconds=$3
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-exec "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+# Not exec: the trap must run after the fuzzer; set -e keeps its exit status.
+"$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
   -print_final_stats=1 "$scratch" "$seeds"
