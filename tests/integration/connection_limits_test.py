@@ -8,7 +8,8 @@ import signal
 import socket
 import subprocess
 
-from harness import DEADLINE, Server, check, first_line, http_get, read_until_close, run_tests, wait_for
+from harness import (DEADLINE, Server, check, first_line, http_get, plain_greeting, run_tests,
+                     server_with_users, wait_for)
 
 REFUSALS = {
     "imap": b"* BYE [UNAVAILABLE] Too many connections\r\n",
@@ -20,22 +21,14 @@ POP3_GREETING = b"+OK packmail POP3 ready\r\n"
 
 
 def limited_server(args, tmp, max_connections, max_per_ip):
-    config = os.path.join(tmp, "packmail.toml")
-    with open(config, "w") as f:
-        f.write("[limits]\nmax_connections = %d\nmax_connections_per_ip = %d\n"
-                % (max_connections, max_per_ip))
-    return Server(args.packmaild, os.path.join(tmp, "data"), extra=["--config", config])
+    return server_with_users(args, tmp, users=(), config=(
+        "[limits]\nmax_connections = %d\nmax_connections_per_ip = %d\n"
+        % (max_connections, max_per_ip)))
 
 
 def connect(port, source="127.0.0.1"):
     return socket.create_connection(("127.0.0.1", port), timeout=DEADLINE,
                                     source_address=(source, 0))
-
-
-def reply(port, source="127.0.0.1"):
-    """Everything the server sends on a new connection until it closes."""
-    with connect(port, source) as s:
-        return read_until_close(s)
 
 
 def open_connections(srv):
@@ -63,13 +56,13 @@ def test_total_limit_refuses_then_accepts_after_a_close(args, tmp):
         held = hold(srv, 3)
         # The N+1th is refused on every plain listener, with that protocol's
         # refusal, from any address.
-        got = reply(srv.ports["imap"])
+        got = plain_greeting(srv.ports["imap"])
         check(got == REFUSALS["imap"], "imap refusal: %r" % got)
         for name in ("pop3", "lmtp"):
-            got = reply(srv.ports[name], "127.0.0.2")
+            got = plain_greeting(srv.ports[name], "127.0.0.2")
             check(got == REFUSALS[name], "%s refusal: %r" % (name, got))
         # Implicit TLS: closed without a handshake, nothing sent.
-        check(reply(srv.ports["pop3s"]) == b"", "pop3s sent something over the limit")
+        check(plain_greeting(srv.ports["pop3s"]) == b"", "pop3s sent something over the limit")
         check(open_connections(srv) == 3, "refused connections counted")
         # (The admin API, used above, has its own limit.)
 
@@ -91,7 +84,7 @@ def test_per_ip_limit_refuses_that_address_only(args, tmp):
     with limited_server(args, tmp, 100, 2).start().wait_ready() as srv:
         held = hold(srv, 2)
         for name in ("imap", "lmtp"):
-            got = reply(srv.ports[name])
+            got = plain_greeting(srv.ports[name])
             want = REFUSALS[name].replace(b"\r\n", b" from your address\r\n")
             check(got == want, "%s refusal: %r" % (name, got))
         # Another address is served.
@@ -112,7 +105,7 @@ def test_refusal_log_is_rate_limited(args, tmp):
     with limited_server(args, tmp, 1, 1).start().wait_ready() as srv:
         held = hold(srv, 1)
         for _ in range(50):
-            check(reply(srv.ports["pop3"]) == REFUSALS["pop3"], "pop3 refusal")
+            check(plain_greeting(srv.ports["pop3"]) == REFUSALS["pop3"], "pop3 refusal")
         lines = [l for l in srv.log_text().splitlines() if "refused connection" in l]
         # One line per 10 s (a slow machine might cross one boundary), at warn level.
         check(1 <= len(lines) <= 2, "refusal log lines:\n" + "\n".join(lines))

@@ -48,7 +48,9 @@ def free_port():
             return port
 
 
-def wait_for(condition, what, deadline=DEADLINE):
+def wait_for(condition, what, deadline=DEADLINE, interval=0.02):
+    """condition()'s first true value, polled every interval seconds; fails
+    after deadline seconds."""
     end = time.monotonic() + deadline
     while True:
         value = condition()
@@ -56,12 +58,19 @@ def wait_for(condition, what, deadline=DEADLINE):
             return value
         if time.monotonic() > end:
             raise AssertionError("timed out waiting for " + what)
-        time.sleep(0.02)
+        time.sleep(interval)
 
 
 def check(condition, message):
     if not condition:
         raise AssertionError(message)
+
+
+def ok(response, what):
+    """The data of an imaplib (typ, data) response, which must be OK."""
+    typ, data = response
+    check(typ == "OK", "%s: %s %r" % (what, typ, data))
+    return data
 
 
 class Server:
@@ -159,8 +168,11 @@ def first_line(port, cafile=None, source="127.0.0.1"):
             return read_line(s)
 
 
-def plain_greeting(port):
-    with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE) as s:
+def plain_greeting(port, source="127.0.0.1"):
+    """Everything the server sends on a new plain connection from source
+    until it closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE,
+                                  source_address=(source, 0)) as s:
         return read_until_close(s)
 
 
@@ -168,13 +180,6 @@ def tls_context(cafile):
     ctx = ssl.create_default_context(cafile=cafile)
     ctx.check_hostname = True
     return ctx
-
-
-def tls_greeting(port, cafile):
-    ctx = tls_context(cafile)
-    with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE) as raw:
-        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
-            return read_until_close(s)
 
 
 def http_get(port, path):
@@ -198,31 +203,15 @@ def add_user(args, data_dir, name="alice", password="s3cret"):
 LMTP_DOMAIN = "localhost"
 
 
-def deliver_to_inbox(srv, raw, user="alice", password="s3cret"):
-    """>>> Where LMTP replaces APPEND. <<<
-
-    Delivers raw to user's INBOX from outside any session under test. When
-    srv's lmtp listener greets with 220 (packmaild serves LMTP), by LMTP
-    (RFC 2033), and then any failure is the test's; otherwise (its 421 until
-    LMTP is built) by IMAP APPEND on a connection of its own. Returns "lmtp" or
-    "append"."""
+def deliver_to_inbox(srv, raw, user="alice", rcpt=None):
+    """Delivers raw by LMTP (RFC 2033) on srv's TCP listener to rcpt (default
+    user@LMTP_DOMAIN), from outside any session under test; a refusal fails."""
+    lmtp = smtplib.LMTP("127.0.0.1", srv.ports["lmtp"], timeout=DEADLINE)
     try:
-        lmtp = smtplib.LMTP("127.0.0.1", srv.ports["lmtp"], timeout=DEADLINE)
-    except (smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected, ConnectionError):
-        lmtp = None  # no 220 greeting: no LMTP yet
-    if lmtp is not None:
-        try:
-            refused = lmtp.sendmail("sender@example.com", [user + "@" + LMTP_DOMAIN], raw)
-            check(not refused, "LMTP refused %r" % refused)
-        finally:
-            lmtp.quit()
-        return "lmtp"
-    imap = imaplib.IMAP4("127.0.0.1", srv.ports["imap"])
-    imap.login(user, password)
-    typ, data = imap.append("INBOX", None, None, raw)
-    check(typ == "OK", "APPEND: %s %r" % (typ, data))
-    imap.logout()
-    return "append"
+        refused = lmtp.sendmail("sender@example.com", [rcpt or user + "@" + LMTP_DOMAIN], raw)
+        check(not refused, "LMTP refused %r" % (refused,))
+    finally:
+        lmtp.quit()
 
 
 def require_tool(command, package):
@@ -268,7 +257,7 @@ def run_tests(tests):
     sys.exit(1 if failed else 0)
 
 
-# --- POP3 and LMTP tests (pop3_*_test.py, lmtp_*_test.py, postfix_lmtp_test.py) ---
+# --- A server with users, and the messages in their mailboxes ---
 
 
 def server_with_users(args, tmp, users=(("alice", "s3cret"),), config=None):
@@ -285,6 +274,11 @@ def server_with_users(args, tmp, users=(("alice", "s3cret"),), config=None):
             f.write(config)
         extra = ["--config", path]
     return Server(args.packmaild, data, extra=extra)
+
+
+def header_lines(raw):
+    """The header lines of a raw message (CRLF line ends), as stored."""
+    return raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
 
 
 def lmtp_socket_path(srv):

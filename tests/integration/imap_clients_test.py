@@ -5,9 +5,8 @@ second session seeing the first one's changes."""
 
 import imaplib
 import os
-import subprocess
 
-from harness import Server, check, run_tests, tls_context
+from harness import check, ok, run_tests, server_with_users, tls_context
 
 MESSAGE = (b"From: Alice <alice@example.com>\r\n"
            b"To: Bob <bob@example.com>\r\n"
@@ -18,22 +17,8 @@ MESSAGE = (b"From: Alice <alice@example.com>\r\n"
            b"Let us meet at the usual place.\r\n")
 
 
-def server_with_user(args, tmp):
-    data = os.path.join(tmp, "data")
-    os.makedirs(data)
-    subprocess.run([args.packmailctl, "user", "add", "alice", "--data-dir", data,
-                    "--password-stdin"], input=b"s3cret\n", check=True)
-    return Server(args.packmaild, data)
-
-
-def ok(response, what):
-    typ, data = response
-    check(typ == "OK", "%s: %s %r" % (what, typ, data))
-    return data
-
-
 def test_login_mailboxes_and_messages(args, tmp):
-    with server_with_user(args, tmp).start().wait_ready() as srv:
+    with server_with_users(args, tmp).start().wait_ready() as srv:
         imap = imaplib.IMAP4("127.0.0.1", srv.ports["imap"])
         check("IMAP4REV1" in imap.capabilities, "capabilities %r" % (imap.capabilities,))
         try:
@@ -82,7 +67,7 @@ def test_login_mailboxes_and_messages(args, tmp):
 
 
 def test_second_session_sees_appends(args, tmp):
-    with server_with_user(args, tmp).start().wait_ready() as srv:
+    with server_with_users(args, tmp).start().wait_ready() as srv:
         first = imaplib.IMAP4("127.0.0.1", srv.ports["imap"])
         ok(first.login("alice", "s3cret"), "login")
         ok(first.select("INBOX"), "select")
@@ -98,7 +83,7 @@ def test_second_session_sees_appends(args, tmp):
 
 
 def test_starttls_and_implicit_tls(args, tmp):
-    with server_with_user(args, tmp).start().wait_ready() as srv:
+    with server_with_users(args, tmp).start().wait_ready() as srv:
         cafile = os.path.join(srv.data_dir, "tls", "cert.pem")
         ctx = tls_context(cafile)
         plain = imaplib.IMAP4("localhost", srv.ports["imap"])
@@ -114,7 +99,7 @@ def test_starttls_and_implicit_tls(args, tmp):
 
 def test_every_other_command(args, tmp):
     """The commands the tests above do not use, as imaplib sends them."""
-    with server_with_user(args, tmp).start().wait_ready() as srv:
+    with server_with_users(args, tmp).start().wait_ready() as srv:
         imap = imaplib.IMAP4("127.0.0.1", srv.ports["imap"])
         check("AUTH=LOGIN" in imap.capabilities and "ENABLE" in imap.capabilities,
               "capabilities %r" % (imap.capabilities,))

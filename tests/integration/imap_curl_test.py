@@ -8,7 +8,7 @@ import imaplib
 import os
 import subprocess
 
-from harness import DEADLINE, Server, add_user, check, require_tool, run_tests
+from harness import DEADLINE, check, require_tool, run_tests, server_with_users
 
 FIRST = (b"From: Carol <carol@example.com>\r\n"
          b"To: Alice <alice@example.com>\r\n"
@@ -94,13 +94,6 @@ def scenario(base, extra, tmp):
     return trace
 
 
-def server(args, tmp):
-    data = os.path.join(tmp, "data")
-    os.makedirs(data)
-    add_user(args, data)
-    return Server(args.packmaild, data)
-
-
 def check_store_by_imaplib(srv):
     """What curl uploaded is what another client sees."""
     imap = imaplib.IMAP4("127.0.0.1", srv.ports["imap"])
@@ -113,14 +106,14 @@ def check_store_by_imaplib(srv):
 
 
 def test_plain(args, tmp):
-    with server(args, tmp).start().wait_ready() as srv:
+    with server_with_users(args, tmp).start().wait_ready() as srv:
         trace = scenario("imap://127.0.0.1:%d" % srv.ports["imap"], [], tmp)
         check("SSL connection" not in trace, "plain connection used TLS:\n" + trace)
         check_store_by_imaplib(srv)
 
 
 def test_starttls(args, tmp):
-    with server(args, tmp).start().wait_ready() as srv:
+    with server_with_users(args, tmp).start().wait_ready() as srv:
         cafile = os.path.join(srv.data_dir, "tls", "cert.pem")
         # --ssl-reqd: STARTTLS or fail. The self-signed certificate names
         # 127.0.0.1, so it verifies against itself as the CA.
@@ -135,7 +128,7 @@ def test_starttls(args, tmp):
 
 
 def test_implicit_tls(args, tmp):
-    with server(args, tmp).start().wait_ready() as srv:
+    with server_with_users(args, tmp).start().wait_ready() as srv:
         trace = scenario("imaps://127.0.0.1:%d" % srv.ports["imaps"], ["-k"], tmp)
         tls_at, greeting_at = trace.find("SSL connection using"), trace.find("< * OK")
         check(0 <= tls_at < greeting_at, "imaps:// greeted before TLS:\n" + trace)

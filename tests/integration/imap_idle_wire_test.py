@@ -11,14 +11,13 @@ carries no EXPUNGE (RFC 3501 7.4.1). A's view is replayed from what it is told
 and must match the mailbox at the end."""
 
 import imaplib
-import os
 import queue
 import re
 import socket
 import threading
 import time
 
-from harness import DEADLINE, Server, add_user, check, deliver_to_inbox, run_tests
+from harness import DEADLINE, check, deliver_to_inbox, ok, run_tests, server_with_users
 
 ANNOUNCE = 1.0  # seconds: packmail's promise for IDLE announcements
 SLACK = 0.5  # seconds for a loaded test machine
@@ -175,12 +174,6 @@ def selected_pair(srv, messages):
     return a, view, b
 
 
-def b_ok(response, what):
-    typ, data = response
-    check(typ == "OK", "session B %s: %s %r" % (what, typ, data))
-    return data
-
-
 def final_check(a, view, b):
     """A's replayed view matches the mailbox as a fresh FETCH shows it: the
     count, and the flags of every message A was told flags of."""
@@ -194,15 +187,8 @@ def final_check(a, view, b):
     check(int(count[0]) == len(replayed), "A counts %d, B %r" % (len(replayed), count))
 
 
-def server(args, tmp):
-    data = os.path.join(tmp, "data")
-    os.makedirs(data)
-    add_user(args, data)
-    return Server(args.packmaild, data)
-
-
 def test_idle_announces_within_a_second(args, tmp):
-    with server(args, tmp).start().wait_ready() as srv:
+    with server_with_users(args, tmp).start().wait_ready() as srv:
         a, view, b = selected_pair(srv, ["one", "two"])
         a.tags += 1
         idle_tag = "a%d" % a.tags
@@ -217,16 +203,18 @@ def test_idle_announces_within_a_second(args, tmp):
             took[what] = view.wait_for(kind, number, since, time.monotonic(), flag)
             return result
 
-        # A new message from outside (LMTP once packmaild serves it, APPEND now).
-        how = change("EXISTS after a delivery", "EXISTS", 3,
-                     lambda: deliver_to_inbox(srv, message("three")))
+        # A new message from outside, by LMTP.
+        change("EXISTS after a delivery", "EXISTS", 3,
+               lambda: deliver_to_inbox(srv, message("three")))
         change("FETCH \\Flagged", "FETCH", 1,
-               lambda: b_ok(b.store("1", "+FLAGS", "(\\Flagged)"), "STORE"), flag="\\Flagged")
+               lambda: ok(b.store("1", "+FLAGS", "(\\Flagged)"), "session B STORE"),
+               flag="\\Flagged")
         change("FETCH \\Deleted", "FETCH", 2,
-               lambda: b_ok(b.store("2", "+FLAGS", "(\\Deleted)"), "STORE"), flag="\\Deleted")
-        change("EXPUNGE", "EXPUNGE", 2, lambda: b_ok(b.expunge(), "EXPUNGE"))
+               lambda: ok(b.store("2", "+FLAGS", "(\\Deleted)"), "session B STORE"),
+               flag="\\Deleted")
+        change("EXPUNGE", "EXPUNGE", 2, lambda: ok(b.expunge(), "session B EXPUNGE"))
         change("EXISTS after B's APPEND", "EXISTS", 3,
-               lambda: b_ok(b.append("INBOX", "(\\Seen)", None, message("four")), "APPEND"))
+               lambda: ok(b.append("INBOX", "(\\Seen)", None, message("four")), "session B APPEND"))
 
         a.send("DONE")
         deadline = time.monotonic() + DEADLINE
@@ -238,25 +226,23 @@ def test_idle_announces_within_a_second(args, tmp):
             view.apply(line)
         check(view.flags[0] == {"\\Flagged"}, "message 1 %r\n%s" % (view.flags, a.transcript()))
         final_check(a, view, b)
-        print("  delivered by %s; announced in: %s" % (
-            how, ", ".join("%s %.3f s" % kv for kv in took.items())))
+        print("  announced in: %s" % ", ".join("%s %.3f s" % kv for kv in took.items()))
         a.command("LOGOUT")
         a.close()
         b.logout()
 
 
 def test_noop_announces_everything(args, tmp):
-    with server(args, tmp).start().wait_ready() as srv:
+    with server_with_users(args, tmp).start().wait_ready() as srv:
         a, view, b = selected_pair(srv, ["one", "two", "three"])
-        how = deliver_to_inbox(srv, message("four"))
-        b_ok(b.store("1", "+FLAGS", "(\\Answered)"), "STORE")
-        b_ok(b.store("2", "+FLAGS", "(\\Deleted)"), "STORE \\Deleted")
-        b_ok(b.expunge(), "EXPUNGE")
+        deliver_to_inbox(srv, message("four"))
+        ok(b.store("1", "+FLAGS", "(\\Answered)"), "session B STORE")
+        ok(b.store("2", "+FLAGS", "(\\Deleted)"), "session B STORE \\Deleted")
+        ok(b.expunge(), "session B EXPUNGE")
         # All of it has been committed; A's NOOP must carry all of it.
         kinds = [(kind, n) for kind, n, _ in view.apply_all(a.command("NOOP"))]
         check(("EXPUNGE", 2) in kinds and any(k == "EXISTS" for k, _ in kinds),
-              "NOOP after B's changes (and a delivery by %s) told %r\n%s"
-              % (how, kinds, a.transcript()))
+              "NOOP after B's changes and a delivery told %r\n%s" % (kinds, a.transcript()))
         check(len(view.flags) == 3 and view.flags[0] == {"\\Answered"},
               "A's view after NOOP %r\n%s" % (view.flags, a.transcript()))
         # A second NOOP has nothing left to say.
@@ -267,10 +253,10 @@ def test_noop_announces_everything(args, tmp):
 
 
 def test_fetch_by_sequence_number_holds_expunge_back(args, tmp):
-    with server(args, tmp).start().wait_ready() as srv:
+    with server_with_users(args, tmp).start().wait_ready() as srv:
         a, view, b = selected_pair(srv, ["one", "two", "three"])
-        b_ok(b.store("2", "+FLAGS", "(\\Deleted)"), "STORE \\Deleted")
-        b_ok(b.expunge(), "EXPUNGE")
+        ok(b.store("2", "+FLAGS", "(\\Deleted)"), "session B STORE \\Deleted")
+        ok(b.expunge(), "session B EXPUNGE")
         # RFC 3501 7.4.1: no EXPUNGE while a command that uses sequence numbers
         # runs; FETCH still sees three messages. For the expunged one it may
         # answer NO [EXPUNGEISSUED] (RFC 2180 4.1.2, RFC 5530 3).

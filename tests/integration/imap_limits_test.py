@@ -6,23 +6,18 @@ not make the server buffer the replies."""
 
 import os
 import socket
-import subprocess
 import time
 
-from harness import Server, check, read_line, run_tests, wait_for
+from harness import check, read_line, run_tests, server_with_users, wait_for
 
+STALL = 0.5  # seconds of a full send buffer that mean the server stopped reading
 BIG = b"Subject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * 1024  # about 1 MiB
 
 
 def start(args, tmp, delay_ms):
-    data = os.path.join(tmp, "data")
-    os.makedirs(data)
-    subprocess.run([args.packmailctl, "user", "add", "alice", "--data-dir", data,
-                    "--password-stdin"], input=b"s3cret\n", check=True)
-    config = os.path.join(tmp, "packmail.toml")
-    with open(config, "w") as f:
-        f.write("[limits]\nauth_failure_delay_ms = %d\nauth_failure_limit = 5\n" % delay_ms)
-    return Server(args.packmaild, data, extra=["--config", config])
+    return server_with_users(
+        args, tmp,
+        config="[limits]\nauth_failure_delay_ms = %d\nauth_failure_limit = 5\n" % delay_ms)
 
 
 def connect(srv):
@@ -31,20 +26,8 @@ def connect(srv):
     return sock
 
 
-def command(sock, tag, text):
-    """Sends one command; returns (seconds to the tagged reply, the reply lines)."""
-    started = time.monotonic()
-    sock.sendall(b"%s %s\r\n" % (tag, text))
-    lines = []
-    while True:
-        line = read_line(sock)
-        check(line, "connection closed waiting for %r" % tag)
-        lines.append(line)
-        if line.startswith(tag + b" "):
-            return time.monotonic() - started, lines
-
-
 def read_tagged(sock, tag):
+    """The lines up to and including tag's tagged reply."""
     lines = []
     while True:
         line = read_line(sock)
@@ -52,6 +35,14 @@ def read_tagged(sock, tag):
         lines.append(line)
         if line.startswith(tag + b" "):
             return lines
+
+
+def command(sock, tag, text):
+    """Sends one command; returns (seconds to the tagged reply, the reply lines)."""
+    started = time.monotonic()
+    sock.sendall(b"%s %s\r\n" % (tag, text))
+    lines = read_tagged(sock, tag)
+    return time.monotonic() - started, lines
 
 
 def test_failed_logins_are_delayed_more_each_time(args, tmp):
@@ -108,17 +99,33 @@ def test_unread_replies_are_not_buffered(args, tmp):
         _, lines = command(sock, b"a3", b"SELECT INBOX")
         check(lines[-1].startswith(b"a3 OK"), "select: %r" % lines)
         before = rss_kib(srv.proc.pid)
-        # 400 FETCHes of 1 MiB, never read: 400 MiB of replies if buffered.
+        # 400 FETCHes of 1 MiB, never read (400 MiB of replies if buffered),
+        # then NOOPs, sent until the send stalls for STALL seconds: a server
+        # that reads commands only as fast as its replies drain stops reading,
+        # and the socket buffers fill. One that buffers the replies reads on
+        # and never stalls the send.
         sock.setblocking(False)
-        pipeline = b"".join(b"f%d FETCH 1 BODY.PEEK[]\r\n" % i for i in range(400))
-        sent = 0
-        deadline = time.monotonic() + 5
-        while sent < len(pipeline) and time.monotonic() < deadline:
+        pending = b"".join(b"f%d FETCH 1 BODY.PEEK[]\r\n" % i for i in range(400))
+        noops = 0
+        blocked_since = None
+
+        def send_stalled():
+            nonlocal pending, noops, blocked_since
+            sent = 0
             try:
-                sent += sock.send(pipeline[sent:])
+                while sent < 1 << 20:  # then give wait_for its deadline check
+                    if not pending:
+                        pending = b"".join(b"n%d NOOP\r\n" % (noops + i) for i in range(4096))
+                        noops += 4096
+                    n = sock.send(pending)
+                    pending, sent, blocked_since = pending[n:], sent + n, None
+                return False
             except BlockingIOError:
-                time.sleep(0.05)
-        time.sleep(1.0)  # let the server do whatever it would do with the input
+                now = time.monotonic()
+                blocked_since = blocked_since or now
+                return now - blocked_since >= STALL
+
+        wait_for(send_stalled, "the server to stop reading commands whose replies are unread")
         grown = rss_kib(srv.proc.pid) - before
         check(grown < 64 * 1024, "packmaild grew by %d KiB with unread replies" % grown)
         # Another client is still served.

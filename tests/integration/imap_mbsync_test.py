@@ -10,7 +10,7 @@ import os
 import re
 import subprocess
 
-from harness import DEADLINE, Server, add_user, check, require_tool, run_tests
+from harness import DEADLINE, check, require_tool, run_tests, server_with_users
 
 # Maildir info flags (https://cr.yp.to/proto/maildir.html) and the IMAP flags
 # mbsync maps them to.
@@ -143,12 +143,9 @@ def server_flags(port):
 
 
 def sync_both_ways(args, tmp, listener, ssl_type, tls):
-    data = os.path.join(tmp, "data")
-    os.makedirs(data)
-    add_user(args, data)
-    with Server(args.packmaild, data).start().wait_ready() as srv:
+    with server_with_users(args, tmp).start().wait_ready() as srv:
         imap_port = srv.ports["imap"]
-        cafile = os.path.join(data, "tls", "cert.pem") if tls else None
+        cafile = os.path.join(srv.data_dir, "tls", "cert.pem") if tls else None
         rc, maildir = mbsync_config(tmp, srv.ports[listener], ssl_type, cafile)
 
         imap = imaplib.IMAP4("127.0.0.1", imap_port)
@@ -166,8 +163,8 @@ def sync_both_ways(args, tmp, listener, ssl_type, tls):
         want = {"INBOX": {"server flagged": {"F"}, "server plain": set(),
                           "server answered": {"R", "S"}},
                 "Projects": {"server project": {"S"}}}
-        check(local_flags(maildir) == want,
-              "Maildir after the first sync: %r" % local_flags(maildir))
+        got = local_flags(maildir)
+        check(got == want, "Maildir after the first sync: %r" % got)
         near = local_state(maildir)
         check(near["INBOX"]["server plain"][2] == message("server plain"),
               "body in the Maildir: %r" % (near["INBOX"]["server plain"][2],))
@@ -197,8 +194,8 @@ def sync_both_ways(args, tmp, listener, ssl_type, tls):
                           "server plain": {"\\Flagged", "\\Seen"},
                           "local new": {"\\Seen"}},
                 "Projects": {"local project": set()}}
-        check(server_flags(imap_port) == want, "server after the second sync: %r"
-              % server_flags(imap_port))
+        got = server_flags(imap_port)
+        check(got == want, "server after the second sync: %r" % got)
         far = server_state(imap_port)
         uploaded = without_tuid(far["INBOX"][2]["local new"][2])
         check(uploaded == message("local new", "Written \r\nby %s.\r\n"),
@@ -206,8 +203,8 @@ def sync_both_ways(args, tmp, listener, ssl_type, tls):
         want = {"INBOX": {"server flagged": {"F", "S"}, "server plain": {"F", "S"},
                           "local new": {"S"}},
                 "Projects": {"local project": set()}}
-        check(local_flags(maildir) == want, "Maildir after the second sync: %r"
-              % local_flags(maildir))
+        got = local_flags(maildir)
+        check(got == want, "Maildir after the second sync: %r" % got)
 
         # 3: nothing left to do: neither side changes.
         before_near, before_far = local_state(maildir), server_state(imap_port)

@@ -7,12 +7,11 @@ gets, recipient mapping (alice@example.com, user+folder), the size limit
 (552 5.3.4), pipelining, and RSET/NOOP/VRFY/QUIT."""
 
 import imaplib
-import os
 import smtplib
 import socket
 
-from harness import (DEADLINE, check, imap_messages, lmtp_socket_path, run_tests,
-                     server_with_users, wait_for)
+from harness import (DEADLINE, check, deliver_to_inbox, header_lines, imap_messages,
+                     lmtp_socket_path, run_tests, server_with_users)
 
 SENDER = "sender@example.org"
 MESSAGE = (b"From: Sender <sender@example.org>\r\n"
@@ -28,9 +27,7 @@ MESSAGE = (b"From: Sender <sender@example.org>\r\n"
 
 def start(args, tmp, config=None):
     srv = server_with_users(args, tmp, (("alice", "s3cret"), ("bob", "hunter2")), config)
-    srv.start().wait_ready()
-    wait_for(lambda: os.path.exists(lmtp_socket_path(srv)), "the LMTP unix socket")
-    return srv
+    return srv.start().wait_ready()
 
 
 def connect(srv, where):
@@ -67,11 +64,6 @@ def only_message(srv, user, password, mailbox="INBOX"):
     found = imap_messages(srv, user, password, mailbox)
     check(len(found) == 1, "%s/%s holds %d messages" % (user, mailbox, len(found)))
     return found[0][1]
-
-
-def header_lines(raw):
-    head = raw.split(b"\r\n\r\n", 1)[0]
-    return head.split(b"\r\n")
 
 
 def test_lhlo_and_delivery_over_tcp_and_unix_socket(args, tmp):
@@ -138,13 +130,7 @@ def test_one_reply_per_recipient(args, tmp):
 def test_recipient_mapping_and_folders(args, tmp):
     with start(args, tmp) as srv:
         def deliver(rcpt, subject):
-            lmtp = connect(srv, "unix")
-            try:
-                refused = lmtp.sendmail(SENDER, [rcpt], b"Subject: %s\r\n\r\nbody\r\n" % subject)
-                check(refused == {}, "refused %r" % refused)
-                lmtp.quit()
-            finally:
-                lmtp.close()
+            deliver_to_inbox(srv, b"Subject: %s\r\n\r\nbody\r\n" % subject, rcpt=rcpt)
 
         # The address's domain is local (no local_domains configured), case
         # does not matter, and an address without a domain names the user.

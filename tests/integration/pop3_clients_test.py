@@ -10,12 +10,10 @@ import base64
 import imaplib
 import poplib
 import re
-import smtplib
 import socket
-import time
 
-from harness import (DEADLINE, check, imap_messages, read_line, run_tests, server_with_users,
-                     tls_context, wait_for)
+from harness import (DEADLINE, check, deliver_to_inbox, imap_messages, run_tests,
+                     server_with_users, tls_context, wait_for)
 
 # No pause after a failed login: the tests try a wrong password on purpose.
 CONFIG = "[limits]\nauth_failure_delay_ms = 0\n"
@@ -52,21 +50,11 @@ def start(args, tmp):
     return srv.start().wait_ready()
 
 
-def deliver(srv, raw, rcpt="alice@example.com"):
-    """Delivers raw by LMTP (smtplib.LMTP), which must accept it."""
-    lmtp = smtplib.LMTP("127.0.0.1", srv.ports["lmtp"], timeout=DEADLINE)
-    try:
-        refused = lmtp.sendmail("sender@example.org", [rcpt], raw)
-        check(not refused, "LMTP refused %r" % (refused,))
-    finally:
-        lmtp.quit()
-
-
 def seed(srv):
     """Delivers MESSAGES to alice; returns them as stored (LMTP's header lines
     first), read back by IMAP, in order."""
     for raw in MESSAGES:
-        deliver(srv, raw)
+        deliver_to_inbox(srv, raw)
     stored = [raw for _, raw in sorted(imap_messages(srv))]
     check(len(stored) == len(MESSAGES), "IMAP sees %d messages" % len(stored))
     for raw, original in zip(stored, MESSAGES):
@@ -169,7 +157,8 @@ def test_every_command(args, tmp):
             check(resp.startswith(b"+OK"), "LIST %r" % resp)
             check(listing == [b"%d %d" % (i + 1, n) for i, n in enumerate(sizes)],
                   "LIST %r, sizes %r" % (listing, sizes))
-            check(p.list(2) == b"+OK 2 %d" % sizes[1], "LIST 2: %r" % p.list(2))
+            got = p.list(2)
+            check(got == b"+OK 2 %d" % sizes[1], "LIST 2: %r" % got)
             expect_err(lambda: p.list(4))
             expect_err(lambda: p.list(0))
 
@@ -182,7 +171,8 @@ def test_every_command(args, tmp):
                 check(re.fullmatch(rb"[0-9A-F]{16}", uid), "UIDL format %r" % uid)
                 uids[i + 1] = uid
             check(len(set(uids.values())) == 3, "UIDLs not unique: %r" % uids)
-            check(p.uidl(3) == b"+OK 3 " + uids[3], "UIDL 3: %r" % p.uidl(3))
+            got = p.uidl(3)
+            check(got == b"+OK 3 " + uids[3], "UIDL 3: %r" % got)
 
             # RETR: the message as stored, un-stuffed by poplib; its octet count
             # is exactly the LIST size (CRLF line ends counted).
@@ -210,11 +200,13 @@ def test_every_command(args, tmp):
             expect_err(lambda: p.dele(1))
             expect_err(lambda: p.retr(1))
             expect_err(lambda: p.list(1))
-            check(p.stat() == (2, sizes[1] + sizes[2]), "STAT after DELE: %r" % (p.stat(),))
+            got = p.stat()
+            check(got == (2, sizes[1] + sizes[2]), "STAT after DELE: %r" % (got,))
             check(p.list()[1] == [b"2 %d" % sizes[1], b"3 %d" % sizes[2]], "LIST after DELE")
             check(p.uidl()[1] == [b"2 " + uids[2], b"3 " + uids[3]], "UIDL after DELE")
             check(p.rset().startswith(b"+OK"), "RSET")
-            check(p.stat() == (3, sum(sizes)), "STAT after RSET: %r" % (p.stat(),))
+            got = p.stat()
+            check(got == (3, sum(sizes)), "STAT after RSET: %r" % (got,))
             check(p.dele(2).startswith(b"+OK"), "DELE 2")
             check(p.noop().startswith(b"+OK"), "NOOP")
             expect_err(lambda: p._shortcmd("XYZZY"))
@@ -285,8 +277,9 @@ def test_uidl_stable_and_in_use(args, tmp):
             finally:
                 second.close()
             # Mail delivered during the session is not in its snapshot.
-            deliver(srv, b"Subject: late\r\n\r\nLate body.\r\n")
-            check(first.stat()[0] == 3, "snapshot grew: %r" % (first.stat(),))
+            deliver_to_inbox(srv, b"Subject: late\r\n\r\nLate body.\r\n")
+            got = first.stat()
+            check(got[0] == 3, "snapshot grew: %r" % (got,))
             check(first.quit().startswith(b"+OK"), "QUIT")
         finally:
             first.close()
@@ -364,7 +357,8 @@ def test_dropped_connection_deletes_nothing(args, tmp):
 
         p = wait_for(login, "the maildrop lock to be released")
         try:
-            check(p.stat() == (3, sum(len(m) for m in stored)), "STAT %r" % (p.stat(),))
+            got = p.stat()
+            check(got == (3, sum(len(m) for m in stored)), "STAT %r" % (got,))
             p.quit()
         finally:
             p.close()

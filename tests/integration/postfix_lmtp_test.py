@@ -21,8 +21,8 @@ import subprocess
 import sys
 import time
 
-from harness import (DEADLINE, check, free_port, imap_messages, lmtp_socket_path, run_tests,
-                     server_with_users, wait_for)
+from harness import (DEADLINE, check, free_port, header_lines, imap_messages, lmtp_socket_path,
+                     run_tests, server_with_users, wait_for)
 
 SKIP = 77
 POSTFIX = "/usr/sbin/postfix"
@@ -216,27 +216,19 @@ def can_smtp(port):
 
 
 def wait_for_messages(srv, user, password, count, mailbox="INBOX"):
-    """user's messages once there are count of them, polling IMAP."""
-    end = time.monotonic() + DELIVERY_DEADLINE
-    while True:
+    """user's messages (raw, in UID order) once there are count of them,
+    polling IMAP."""
+    def enough():
         found = imap_messages(srv, user, password, mailbox)
-        if len(found) >= count:
-            return [raw for _, raw in sorted(found)]
-        if time.monotonic() > end:
-            raise AssertionError("%s has %d of %d messages %d s after sending (see Postfix's "
-                                 "log)" % (user, len(found), count, DELIVERY_DEADLINE))
-        time.sleep(0.2)
-
-
-def header_lines(raw):
-    return raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+        return [raw for _, raw in sorted(found)] if len(found) >= count else None
+    return wait_for(enough, "%d messages for %s (see Postfix's log)" % (count, user),
+                    DELIVERY_DEADLINE, interval=0.2)
 
 
 def test_postfix_delivers_over_lmtp(args, tmp):
     srv = server_with_users(args, tmp, (("alice", "s3cret"), ("bob", "hunter2")))
     with srv:
         srv.start().wait_ready()
-        wait_for(lambda: os.path.exists(lmtp_socket_path(srv)), "the LMTP unix socket")
         postfix = postfix_instance(os.path.join(tmp, "postfix"), free_port(), srv.ports["lmtp"],
                                    lmtp_socket_path(srv))
         try:
@@ -275,8 +267,8 @@ def test_postfix_delivers_over_lmtp(args, tmp):
             try:
                 pop.user("alice")
                 pop.pass_("s3cret")
-                check(pop.stat() == (1, len(raw)), "STAT %r, want (1, %d)"
-                      % (pop.stat(), len(raw)))
+                got = pop.stat()
+                check(got == (1, len(raw)), "STAT %r, want (1, %d)" % (got, len(raw)))
                 _, lines, octets = pop.retr(1)
                 check(b"".join(line + b"\r\n" for line in lines) == raw and octets == len(raw),
                       "RETR %r" % lines)
