@@ -8,9 +8,6 @@
 // login mode and its high-performance mode; see common/load_compare.h. The
 // messages are seeded over IMAP, so packmaild's IMAP listener runs too.
 //
-// Until packmaild serves POP3 its listener greets with "-ERR ... not
-// available"; the bench then reports packmail as not available (exit 0).
-//
 // Target (issue): packmail sessions/s >= 2x Dovecot's, command p99 no worse.
 //
 // Smoke run: pop3_load_bench --clients 4 --duration 3 --warmup 1

@@ -2,7 +2,7 @@
 # Installs Dovecot (IMAP, POP3, LMTP) from Debian for the protocol benchmarks,
 # if it is missing, without ever starting the system's own dovecot service,
 # and makes sure that service is not running. The benchmarks run their own
-# instances with generated configurations (bench/common/dovecot_instance.h).
+# instances with generated configurations (bench/common/servers.h).
 #   scripts/bench-install-dovecot.sh        (as root; a no-op when installed)
 set -euo pipefail
 

@@ -32,7 +32,6 @@ packmail demo: data in $data
   curl http://127.0.0.1:8143/health
   $packmailctl user add NAME --data-dir $data     (no restart needed)
 
-IMAP is served; until POP3 and LMTP land they answer "service not available".
 Ctrl-C stops packmaild.
 
 EOT

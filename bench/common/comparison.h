@@ -98,8 +98,8 @@ dovecot_options dovecot_for(const bench_setup& setup, const std::string& name,
 void print_row(std::string_view what, const std::vector<std::string>& cells,
                std::size_t label_width, std::size_t cell_width);
 
-// The results table of runs that each carry `name`, `error` (the run failed)
-// and `unavailable` (the server refused the protocol): a column per run.
+// The results table of runs that each carry `name` and `error` (the run
+// failed): a column per run.
 template <class Run>
 class results_table {
  public:
@@ -111,12 +111,10 @@ class results_table {
     print_row("", names, label_width_, cell_width_);
   }
 
-  // Prints a row: f(run) for a run with figures, else "error" or "not available".
+  // Prints a row: f(run) for a run with figures, else "error".
   void row(std::string_view what, const std::function<std::string(const Run&)>& f) const {
     std::vector<std::string> cells;
-    for (const auto& r : runs_) {
-      cells.push_back(!r.error.empty() ? "error" : !r.unavailable.empty() ? "not available" : f(r));
-    }
+    for (const auto& r : runs_) cells.push_back(!r.error.empty() ? "error" : f(r));
     print_row(what, cells, label_width_, cell_width_);
   }
 

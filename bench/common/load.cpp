@@ -30,25 +30,26 @@ std::string describe(std::exception_ptr e) {
   }
 }
 
-// Runs `count` coroutines made by make(i) on io and returns when all ended,
-// stopping the watchdog then. Exceptions escaping a coroutine are kept.
-template <class Make>
-void run_all(asio::io_context& io, deadline_watchdog& watchdog, unsigned count, Make make,
-             std::string& first_error) {
+}  // namespace
+
+void run_all(asio::io_context& io, deadline_watchdog& watchdog, unsigned count,
+             const std::function<asio::awaitable<void>(unsigned)>& make, std::string& first_error,
+             const std::function<void()>& all_done) {
   if (count == 0) return;
+  io.restart();
   auto remaining = std::make_shared<unsigned>(count);
   asio::co_spawn(io, watchdog.run(), [](std::exception_ptr) {});
   for (unsigned i = 0; i < count; ++i) {
     auto done = [&, remaining](std::exception_ptr e) {
       if (e && first_error.empty()) first_error = describe(e);
-      if (--*remaining == 0) watchdog.stop();
+      if (--*remaining > 0) return;
+      watchdog.stop();
+      if (all_done) all_done();
     };
     asio::co_spawn(io, make(i), done);
   }
   io.run();
 }
-
-}  // namespace
 
 std::vector<asio::ip::address> loopback_sources(unsigned count) {
   std::vector<asio::ip::address> out;
@@ -95,7 +96,8 @@ load_result run_closed_loop(const load_options& o, std::vector<std::string> step
   const auto start = clock::now();
   const auto window_start = start + o.warmup;
   const auto window_end = window_start + o.duration;
-  bool stopping = false;  // the service is unavailable: every client stops
+  bool stopping = false;       // a greeting refused service: every client stops
+  std::exception_ptr refused;  // that greeting's service_unavailable
   const bool paced = o.sessions_per_second > 0;
   std::uint64_t next_due = 0;  // paced: the next session to start
   r.paced_rate = o.sessions_per_second;
@@ -148,8 +150,8 @@ load_result run_closed_loop(const load_options& o, std::vector<std::string> step
         steps.done(0);
         co_await session(index, n, connection, steps);
         connection.close();
-      } catch (const service_unavailable& e) {
-        if (r.unavailable.empty()) r.unavailable = e.what();
+      } catch (const service_unavailable&) {
+        if (!refused) refused = std::current_exception();
         stopping = true;
         failed = true;
       } catch (const std::exception& e) {
@@ -185,6 +187,7 @@ load_result run_closed_loop(const load_options& o, std::vector<std::string> step
     return client(i);
   };
   run_all(io, watchdog, o.clients + 1, make, escaped);
+  if (refused) std::rethrow_exception(refused);
   if (r.seconds == 0) {
     r.seconds = std::chrono::duration<double>(clock::now() - window_start).count();
   }

@@ -11,6 +11,7 @@
 
 #include <sys/types.h>
 
+#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -80,7 +81,6 @@ struct load_result {
   std::uint64_t commands = 0;
   std::uint64_t errors = 0;  // failed sessions (any time)
   std::string first_error;
-  std::string unavailable;  // the refusing greeting when the service is not available
   std::vector<std::string> step_names;
   std::vector<latency_recorder> steps;  // by step index
   latency_recorder commands_latency;    // every command step together
@@ -105,8 +105,20 @@ using session_function = std::function<asio::awaitable<void>(
 // The greeting exchange for the protocol (imap_client::greeting ...).
 using greeting_function = std::function<asio::awaitable<void>(line_connection& connection)>;
 
+// Runs the load. A greeting that refuses service (service_unavailable) stops
+// every client and is rethrown: the run failed.
 load_result run_closed_loop(const load_options& options, std::vector<std::string> step_names,
                             greeting_function greet, session_function session);
+
+// Runs the coroutines make(0) ... make(count - 1) on io (restarted first, so
+// it may have run before), with watchdog.run() beside them, and returns when
+// every one has ended: the last to end stops the watchdog and calls
+// `all_done` when given (to end other work on io, such as a progress timer).
+// count 0: returns at once. The first exception that escapes a coroutine is
+// kept in first_error (its text), when that is still empty.
+void run_all(asio::io_context& io, deadline_watchdog& watchdog, unsigned count,
+             const std::function<asio::awaitable<void>(unsigned)>& make, std::string& first_error,
+             const std::function<void()>& all_done = {});
 
 // Loopback source addresses 127.0.0.2 ... (count of them): spreads many
 // connections over addresses (ephemeral ports, per-address limits).

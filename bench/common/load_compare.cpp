@@ -21,7 +21,7 @@ struct server_run {
   std::string paced_error;
   json extra;  // seeding time
   bool paced_ran = false;
-  bool ok() const { return error.empty() && result.unavailable.empty(); }
+  bool ok() const { return error.empty(); }
 };
 
 // The results table's columns.
@@ -31,7 +31,6 @@ constexpr std::size_t k_cell_width = 21;
 std::string cell_of(const server_run& run, const std::function<std::string(const load_result&)>& f,
                     bool paced) {
   if (!run.error.empty()) return "error";
-  if (!run.result.unavailable.empty()) return "not available";
   return f(paced ? run.paced : run.result);
 }
 
@@ -153,11 +152,8 @@ int run_load_compare(const load_protocol& p, const load_compare_options& options
         lo.server_pid = pid;
         lo.sessions_per_second = 0;
         run.result = run_closed_loop(lo, p.step_names, p.greet, session);
-        fmt::print(stderr, "{}: {:.0f} sessions/s, {} failed{}\n", run.name,
-                   run.result.sessions_per_second(), run.result.errors,
-                   run.result.unavailable.empty()
-                       ? ""
-                       : " (not available: " + run.result.unavailable + ")");
+        fmt::print(stderr, "{}: {:.0f} sessions/s, {} failed\n", run.name,
+                   run.result.sessions_per_second(), run.result.errors);
       };
       with_server(run, body);
     });
@@ -274,11 +270,9 @@ int run_load_compare(const load_protocol& p, const load_compare_options& options
   }
   for (const auto& r : runs) {
     if (!r.error.empty()) fmt::print("\n  {} FAILED: {}\n", r.name, r.error);
-    if (!r.result.unavailable.empty()) {
-      fmt::print("\n  {}: {} is not available: {}\n", r.name, p.protocol, r.result.unavailable);
-    }
+    if (!r.paced_error.empty()) fmt::print("\n  {} paced run FAILED: {}\n", r.name, r.paced_error);
     for (const load_result* x : {&r.result, &r.paced}) {
-      if (r.error.empty() && r.result.unavailable.empty() && x->errors > 0) {
+      if (r.error.empty() && x->errors > 0) {
         fmt::print("\n  {}: {} failed sessions; first: {}\n", r.name, x->errors, x->first_error);
       }
     }
@@ -305,7 +299,6 @@ int run_load_compare(const load_protocol& p, const load_compare_options& options
     if (r.paced_ran) j["paced"] = r.paced.to_json();
     if (!r.error.empty()) j["error"] = r.error;
     if (!r.paced_error.empty()) j["paced_error"] = r.paced_error;
-    if (!r.result.unavailable.empty()) j["unavailable"] = r.result.unavailable;
     for (const auto& [k, v] : r.extra.items()) j[k] = v;
     out["servers"][r.name] = j;
     if (r.name == "packmail") pm = &r;
@@ -361,7 +354,7 @@ int run_load_compare(const load_protocol& p, const load_compare_options& options
   print_closing(out, setup, o.keep);
 
   bool failed = false;
-  for (const auto& r : runs) failed = failed || !r.error.empty();
+  for (const auto& r : runs) failed = failed || !r.error.empty() || !r.paced_error.empty();
   return failed ? 1 : 0;
 }
 

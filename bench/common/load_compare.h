@@ -50,8 +50,8 @@ struct load_protocol {
   double target_sessions_ratio = 2.0;  // packmail sessions/s >= this x Dovecot's
 };
 
-// Runs everything; returns the process exit code (0 unless a server failed;
-// a packmail listener answering "not available" is reported, not a failure).
+// Runs everything; returns the process exit code: 1 when a server's run
+// failed (a greeting that refused service included), else 0.
 int run_load_compare(const load_protocol& protocol, const load_compare_options& options,
                      const char* argv0);
 

@@ -48,11 +48,6 @@ double latency_recorder::max_ms() const {
   return micros_.empty() ? 0 : *std::max_element(micros_.begin(), micros_.end()) / 1000.0;
 }
 
-void latency_recorder::merge(const latency_recorder& other) {
-  micros_.insert(micros_.end(), other.micros_.begin(), other.micros_.end());
-  sorted_ = micros_.size() < 2;
-}
-
 nlohmann::ordered_json latency_recorder::to_json() const {
   return {{"count", count()},
           {"p50_ms", percentile_ms(50)},

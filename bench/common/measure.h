@@ -27,7 +27,6 @@ class latency_recorder {
   double percentile_ms(double p) const;
   double mean_ms() const;
   double max_ms() const;
-  void merge(const latency_recorder& other);
   // {"count", "p50_ms", "p90_ms", "p99_ms", "max_ms", "mean_ms"}
   nlohmann::ordered_json to_json() const;
 

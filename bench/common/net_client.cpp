@@ -114,7 +114,6 @@ awaitable<void> line_connection::fill() {
                                                   use_nothrow);
   disarm();
   buffer_.resize(old + n);
-  bytes_read_ += n;
   if (ec) {
     if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) {
       throw boost::system::system_error(asio::error::timed_out, "read (deadline or closed)");
@@ -173,7 +172,7 @@ std::string imap_quote(std::string_view s) {
 awaitable<void> imap_client::greeting() {
   const std::string_view line = co_await c_.read_line();
   if (line.starts_with("* OK") || line.starts_with("* PREAUTH")) co_return;
-  if (line.starts_with("* BYE")) throw service_unavailable(printable(line));
+  if (line.starts_with("* BYE")) throw service_unavailable("IMAP greeting: " + printable(line));
   throw protocol_error("IMAP greeting: " + printable(line));
 }
 
@@ -188,14 +187,11 @@ awaitable<imap_reply> imap_client::read_reply() {
       if (space != std::string_view::npos) reply.text = std::string(line.substr(space + 1));
       co_return reply;
     }
-    if (line.starts_with("* ")) {
-      ++reply.untagged;
-      if (line.ends_with(" EXISTS")) {
-        std::uint64_t n = 0;
-        const auto [end, ec] = std::from_chars(line.data() + 2, line.data() + line.size(), n);
-        if (ec == std::errc() && std::string_view(end, line.data() + line.size()) == " EXISTS") {
-          reply.exists = n;
-        }
+    if (line.starts_with("* ") && line.ends_with(" EXISTS")) {
+      std::uint64_t n = 0;
+      const auto [end, ec] = std::from_chars(line.data() + 2, line.data() + line.size(), n);
+      if (ec == std::errc() && std::string_view(end, line.data() + line.size()) == " EXISTS") {
+        reply.exists = n;
       }
     }
     // A response line may carry several literals: each is followed by the
@@ -261,7 +257,7 @@ awaitable<imap_reply> imap_client::done() {
 awaitable<void> pop3_client::greeting() {
   const std::string_view line = co_await c_.read_line();
   if (line.starts_with("+OK")) co_return;
-  if (line.starts_with("-ERR")) throw service_unavailable(printable(line));
+  if (line.starts_with("-ERR")) throw service_unavailable("POP3 greeting: " + printable(line));
   throw protocol_error("POP3 greeting: " + printable(line));
 }
 
@@ -285,7 +281,6 @@ awaitable<pop3_reply> pop3_client::multi_line(std::string_view command) {
     const std::string_view line = co_await c_.read_line();
     if (line == ".") co_return reply;
     ++reply.lines;
-    reply.bytes += line.size();
   }
 }
 
@@ -324,7 +319,7 @@ awaitable<lmtp_reply> lmtp_client::read_reply() {
 awaitable<void> lmtp_client::greeting() {
   lmtp_reply reply = co_await read_reply();
   if (reply.code == 220) co_return;
-  if (reply.code == 421) throw service_unavailable(reply.text);
+  if (reply.code == 421) throw service_unavailable("LMTP greeting: " + reply.text);
   throw protocol_error("LMTP greeting: " + reply.text);
 }
 

@@ -8,8 +8,7 @@
 //
 // Errors are exceptions, thrown out of the coroutines: protocol_error for a
 // reply the exchange did not expect (with the reply in the message),
-// service_unavailable for a greeting that refuses service (packmaild answers
-// so on a listener whose protocol is not wired in yet), and
+// service_unavailable for a greeting that refuses service, and
 // boost::system::system_error for socket errors and expired deadlines.
 //
 // GCC 12 miscompiles some coroutine code (server/net/server.cpp): never a
@@ -42,8 +41,9 @@ class protocol_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// The greeting refused service ("* BYE", "-ERR", "421"): the server listens
-// but does not serve this protocol (yet). what() is the greeting.
+// The greeting refused service ("* BYE", "-ERR", "421"), as a server over its
+// connection limit answers: the benchmarks fail the run on it. what() names
+// the protocol and quotes the greeting.
 class service_unavailable : public protocol_error {
  public:
   using protocol_error::protocol_error;
@@ -101,7 +101,6 @@ class line_connection {
   // Closes the socket (idempotent); a pending operation fails.
   void close();
   bool is_open() const { return socket_.is_open(); }
-  std::uint64_t bytes_read() const { return bytes_read_; }
 
  private:
   friend class deadline_watchdog;
@@ -115,7 +114,6 @@ class line_connection {
   clock::time_point deadline_ = clock::time_point::max();
   std::string buffer_;
   std::size_t start_ = 0;  // unread data is buffer_[start_, buffer_.size())
-  std::uint64_t bytes_read_ = 0;
 };
 
 // --- IMAP (RFC 3501 / RFC 9051) ----------------------------------------------------
@@ -123,7 +121,6 @@ class line_connection {
 struct imap_reply {
   std::string status;                   // "OK", "NO" or "BAD"
   std::string text;                     // the tagged line after the status
-  std::size_t untagged = 0;             // untagged responses before it
   std::size_t literal_bytes = 0;        // bytes of literals in them (FETCH bodies)
   std::optional<std::uint64_t> exists;  // from the last "* n EXISTS"
 };
@@ -159,7 +156,6 @@ std::string imap_quote(std::string_view s);
 struct pop3_reply {
   std::string first_line;  // after "+OK "
   std::size_t lines = 0;   // multi-line replies: lines before "."
-  std::size_t bytes = 0;   // and their bytes (CRLF excluded)
 };
 
 class pop3_client {

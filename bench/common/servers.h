@@ -90,17 +90,15 @@ class packmail_server {
   // Writes <dir>/packmail.toml, starts packmaild (log: <dir>/packmaild.log)
   // and waits for the first listener's greeting. Throws with the log's tail
   // when it does not come up within 60 s.
-  explicit packmail_server(packmail_options options);
+  explicit packmail_server(const packmail_options& options);
   ~packmail_server();
   packmail_server(const packmail_server&) = delete;
   packmail_server& operator=(const packmail_server&) = delete;
   pid_t pid() const { return pid_; }
-  const packmail_options& options() const { return options_; }
   // SIGTERM, wait (up to 30 s), SIGKILL. Idempotent.
   void stop();
 
  private:
-  packmail_options options_;
   pid_t pid_ = -1;
 };
 
@@ -147,17 +145,15 @@ class dovecot_server {
  public:
   // Writes <dir>/dovecot.conf, runs `dovecot -F -c` on it and waits for the
   // first listener's greeting. Throws with the log's tail on failure.
-  explicit dovecot_server(dovecot_options options);
+  explicit dovecot_server(const dovecot_options& options);
   ~dovecot_server();
   dovecot_server(const dovecot_server&) = delete;
   dovecot_server& operator=(const dovecot_server&) = delete;
   // The master process: every Dovecot process of this instance is in its tree.
   pid_t pid() const { return pid_; }
-  const dovecot_options& options() const { return options_; }
   void stop();
 
  private:
-  dovecot_options options_;
   pid_t pid_ = -1;
 };
 
