@@ -231,6 +231,40 @@ void apply_config_toml(server_config& c, std::string_view toml_text, const std::
                                     static_cast<std::uint32_t>(r.integer(n, key, 1, k_u32_max));
                               }},
                          })},
+          {"replication",
+           section({
+               {"listen", addr(c.replication.listen)},
+               {"primary", addr(c.replication.primary)},
+               {"secret_file",
+                [&](const toml::node& n, const std::string& key) {
+                  c.replication.secret_file = r.string(n, key);
+                }},
+               {"mode",
+                [&](const toml::node& n, const std::string& key) {
+                  const auto mode = r.string(n, key);
+                  if (mode != "sync" && mode != "async") r.fail(key, "must be sync or async");
+                  c.replication.sync = mode == "sync";
+                }},
+               {"ack_timeout_ms",
+                [&](const toml::node& n, const std::string& key) {
+                  c.replication.ack_timeout =
+                      std::chrono::milliseconds(r.integer(n, key, 100, 600000));
+                }},
+               {"bootstrap_rate",
+                [&](const toml::node& n, const std::string& key) {
+                  c.replication.bootstrap_rate = r.integer(n, key, 0, 1ull << 40);
+                }},
+               {"adaptive_rate",
+                [&](const toml::node& n, const std::string& key) {
+                  if (!n.is_boolean()) r.fail(key, "must be true or false");
+                  c.replication.adaptive_rate = *n.value<bool>();
+                }},
+               {"wal_retention_seconds", seconds(c.replication.wal_retention, 1)},
+               {"wal_retention_mb",
+                [&](const toml::node& n, const std::string& key) {
+                  c.replication.wal_retention_mb = r.integer(n, key, 0, 1ull << 30);
+                }},
+           })},
           {"delivery", section({{"local_domains", local_domains},
                                 {"recipient_delimiter", recipient_delimiter}})},
       };
@@ -256,6 +290,15 @@ void apply_overrides(server_config& c, const config_overrides& f) {
   addr(f.admin, "admin", c.listen.admin);
   if (f.lmtp_socket)
     c.listen.lmtp_socket = parse_socket_path(*f.lmtp_socket, "lmtp-socket", "--lmtp-socket");
+  addr(f.replication, "replication", c.replication.listen);
+  addr(f.replicate_from, "replicate-from", c.replication.primary);
+  if (f.replication_secret_file) c.replication.secret_file = *f.replication_secret_file;
+  if (f.replication_mode) {
+    if (*f.replication_mode != "sync" && *f.replication_mode != "async") {
+      throw config_error("--replication-mode: must be sync or async");
+    }
+    c.replication.sync = *f.replication_mode == "sync";
+  }
   if (f.users_file) c.users_file = *f.users_file;
   if (f.tls_cert) c.tls_cert = *f.tls_cert;
   if (f.tls_key) c.tls_key = *f.tls_key;
@@ -273,7 +316,11 @@ void validate(const server_config& c) {
         "tls cert and key must be given together (or neither, for a self-signed "
         "certificate)");
   }
-  const std::array<std::pair<std::string_view, const std::optional<listen_address>*>, 6> all = {{
+  if (c.replication.primary && c.replication.primary->port == 0) {
+    throw config_error("replication.primary needs a port");
+  }
+  const std::array<std::pair<std::string_view, const std::optional<listen_address>*>, 7> all = {{
+      {"replication", &c.replication.listen},
       {"imap", &c.listen.imap},
       {"imaps", &c.listen.imaps},
       {"pop3", &c.listen.pop3},

@@ -71,6 +71,33 @@ struct imap_config {
   bool literal_plus = true;
 };
 
+// [replication] (docs/replication-protocol.md). A primary sets listen; a
+// mirror sets primary (flag --replicate-from). Both need the same secret.
+struct replication_config {
+  // Accept mirrors here. nullopt = off. Default: off.
+  std::optional<listen_address> listen;
+  // Follow this primary as its mirror. nullopt = off. Default: off.
+  std::optional<listen_address> primary;
+  // The shared secret's file (one line; relative paths are relative to
+  // data_dir); created with a random secret on a primary's first start.
+  // Default: "replication.secret".
+  std::filesystem::path secret_file = "replication.secret";
+  // true: sync (a mutation is acknowledged once the mirror has it durably;
+  // with no mirror in sync, LMTP 451 / IMAP NO [UNAVAILABLE]); false: async.
+  // Default: sync.
+  bool sync = true;
+  // How long a mutation waits for the mirror. Default: 5000 ms.
+  std::chrono::milliseconds ack_timeout{5000};
+  // Bootstrap transfer limit, bytes/s; 0 = none. Default: 0.
+  std::uint64_t bootstrap_rate = 0;
+  // Back the bootstrap off while client latency rises. Default: true.
+  bool adaptive_rate = true;
+  // WAL kept for mirrors that fall behind (RocksDB WAL_ttl_seconds). Default:
+  // 72 h. wal_retention_mb: also cap the archive's size (0 = no cap).
+  std::chrono::seconds wal_retention{72 * 3600};
+  std::uint64_t wal_retention_mb = 0;
+};
+
 struct server_config {
   // Default: ./packmail-data
   std::filesystem::path data_dir = "packmail-data";
@@ -95,11 +122,15 @@ struct server_config {
   // How recipients and login names name users ([delivery]).
   address_rules delivery;
   imap_config imap;
+  replication_config replication;
 
   std::filesystem::path users_path() const { return users_file ? *users_file : data_dir / "users"; }
   // The LMTP socket's path, relative paths resolved against data_dir.
   // Precondition: listen.lmtp_socket is set.
   std::filesystem::path lmtp_socket_path() const { return data_dir / *listen.lmtp_socket; }
+  std::filesystem::path replication_secret_path() const {
+    return data_dir / replication.secret_file;
+  }
 };
 
 // Command-line flags; each set one overrides the file. Listener values use
@@ -111,6 +142,10 @@ struct config_overrides {
   std::optional<std::filesystem::path> users_file;
   std::optional<std::filesystem::path> tls_cert, tls_key;
   std::optional<std::string> log_level;
+  std::optional<std::string> replication;     // ADDR:PORT or off
+  std::optional<std::string> replicate_from;  // HOST:PORT or off
+  std::optional<std::filesystem::path> replication_secret_file;
+  std::optional<std::string> replication_mode;  // sync or async
 };
 
 // A configuration that cannot be used; what() is one line naming the source

@@ -5,7 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
+
 #include <cerrno>
+#include <fstream>
 #include <charconv>
 #include <cstring>
 #include <string_view>
@@ -124,6 +127,40 @@ data_dir_lock::~data_dir_lock() {
     }
     ::close(fd_);
   }
+}
+
+std::string secret_file(const std::filesystem::path& path, bool create) {
+  std::error_code ec;
+  if (create && !std::filesystem::exists(path, ec)) {
+    unsigned char raw[32];
+    if (RAND_bytes(raw, sizeof raw) != 1) throw data_dir_error("cannot make a random secret");
+    std::string hex;
+    for (unsigned char b : raw) {
+      static constexpr char digits[] = "0123456789abcdef";
+      hex += digits[b >> 4];
+      hex += digits[b & 15];
+    }
+    hex += '\n';
+    // O_EXCL: two processes never both write one; mode 0600 from the start.
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      const bool ok = ::write(fd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size()) &&
+                      ::fsync(fd) == 0;
+      ::close(fd);
+      if (!ok) throw data_dir_error("cannot write " + path.string() + ": " + std::strerror(errno));
+    } else if (errno != EEXIST) {
+      throw data_dir_error("cannot create " + path.string() + ": " + std::strerror(errno));
+    }
+  }
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line)) {
+    throw data_dir_error("cannot read " + path.string() +
+                         (create ? "" : " (copy it from the primary)"));
+  }
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  if (line.empty()) throw data_dir_error(path.string() + " is empty");
+  return line;
 }
 
 }  // namespace packmail::server

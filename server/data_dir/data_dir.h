@@ -6,6 +6,9 @@
 //   <data_dir>/users    the passwd-file (default location)
 //   <data_dir>/tls/     the generated self-signed certificate
 //   <data_dir>/shards/default/   the segment store
+//   <data_dir>/admin.token        the admin API's bearer token (0600)
+//   <data_dir>/replication.secret the shared replication secret (0600)
+//   <data_dir>/replication/       bootstrap staging, checkpoints, quarantine
 #pragma once
 
 #include <filesystem>
@@ -43,5 +46,10 @@ class data_dir_lock {
  private:
   int fd_ = -1;
 };
+
+// The first line of a secret file (a token or shared secret). If the file is
+// missing and create is true, writes a new random one (32 bytes, hex) with
+// mode 0600 first. Throws data_dir_error if it cannot be read or is empty.
+std::string secret_file(const std::filesystem::path& path, bool create);
 
 }  // namespace packmail::server

@@ -7,6 +7,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
+#include <openssl/crypto.h>
 
 namespace packmail::server::detail {
 namespace {
@@ -86,6 +87,32 @@ asio::awaitable<void> serve_admin_connection(asio::ip::tcp::socket& socket,
                              {"version", context.version},
                              {"users", users},
                              {"connections", connections}});
+      }
+    } else if (path.starts_with("/api/") && context.api) {
+      const auto auth = req[http::field::authorization];
+      const std::string expected = "Bearer " + context.api_token;
+      if (context.api_token.empty() || auth.size() != expected.size() ||
+          CRYPTO_memcmp(auth.data(), expected.data(), expected.size()) != 0) {
+        res = json_response(req, http::status::unauthorized,
+                            {{"error", "missing or wrong bearer token (see <data-dir>/admin.token)"}});
+        res.set(http::field::www_authenticate, "Bearer");
+      } else {
+        const std::string method(req.method_string());
+        const std::string api_path(path);
+        const std::string body = req.body();
+        auto call = [&context, &method, &api_path,
+                     &body]() -> asio::awaitable<std::pair<unsigned, std::string>> {
+          co_return context.api(method, api_path, body);
+        };
+        const auto [code, json] =
+            co_await asio::co_spawn(context.pool, std::move(call), asio::use_awaitable);
+        res = http::response<http::string_body>{static_cast<http::status>(code), req.version()};
+        res.set(http::field::server, "packmaild");
+        res.set(http::field::content_type, "application/json");
+        res.set(http::field::cache_control, "no-store");
+        res.keep_alive(req.keep_alive());
+        res.body() = json + "\n";
+        res.prepare_payload();
       }
     } else {
       res = json_response(req, http::status::not_found,

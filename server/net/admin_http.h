@@ -16,12 +16,18 @@ struct admin_context {
   std::function<std::size_t()> user_count;        // may block: runs on pool
   std::function<std::size_t()> connection_count;  // quick: runs on the I/O thread
   boost::asio::thread_pool::executor_type pool;
+  // /api/...: (method, path, body) -> (status, JSON); may block: runs on pool.
+  std::function<std::pair<unsigned, std::string>(const std::string&, const std::string&,
+                                                 const std::string&)>
+      api;
+  std::string api_token;  // required as "Authorization: Bearer <token>"
 };
 
 // Serves HTTP/1.1 requests (keep-alive) on the socket until the client closes,
 // 30 s pass without a complete request, or the socket is closed from outside.
 //   GET /health -> 200 {"status":"ok","version":...,"users":N,"connections":M}
 //     (M: open client connections, as counted against the connection limits)
+//   /api/... -> the api handler, with the bearer token (401 without it)
 //   anything else -> 404 (405 for a wrong method on /health) {"error":...}
 // The whole reply to an admin connection refused by the server's admin
 // connection limit: 503 with a JSON error, Connection: close.

@@ -51,6 +51,16 @@ struct listener_options {
       std::filesystem::perms::others_read | std::filesystem::perms::others_write;
 };
 
+// The answer to an admin API request: an HTTP status and a JSON body.
+struct api_reply {
+  unsigned status = 200;
+  std::string json;
+};
+// Serves /api/... on the admin listener: (method, path, body). May block (it
+// runs on a session thread).
+using api_handler =
+    std::function<api_reply(const std::string& method, const std::string& path, const std::string& body)>;
+
 struct server_options {
   std::vector<listener_options> listeners;
   std::optional<listen_address> admin;  // the admin HTTP listener, if any
@@ -79,6 +89,10 @@ struct server_options {
   // Reported by GET /health. Called on a session thread.
   std::string version;
   std::function<std::size_t()> user_count;
+  // The admin API under /api/: requests must carry "Authorization: Bearer
+  // <api_token>" (401 otherwise). No handler: /api/ answers 404.
+  api_handler api;
+  std::string api_token;
 };
 
 // The server cannot start; what() is one line for stderr:

@@ -7,8 +7,11 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 #include <array>
+#include <atomic>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "config/config.h"
@@ -17,6 +20,8 @@
 #include "packmail/protocols/imap/session.h"
 #include "packmail/protocols/lmtp/session.h"
 #include "packmail/protocols/pop3/session.h"
+#include "packmail/replication/replication.h"
+#include "packmail/storage/segment_replication.h"
 #include "packmail/storage/store.h"
 #include "tls/self_signed_cert.h"
 #include "users/recipient_map.h"
@@ -118,6 +123,116 @@ packmail::protocols::refusal_function refusal_for(protocol_kind kind) {
   return {};
 }
 
+api_reply json_reply(unsigned status, const nlohmann::json& body) {
+  return {status, body.dump()};
+}
+
+api_reply api_error(unsigned status, const std::string& message) {
+  return json_reply(status, {{"error", message}});
+}
+
+// The replication part of the admin API, shared by both roles:
+//   GET  /api/replication          status (replication.h)
+//   POST /api/replication/promote  a mirror becomes primary
+//   POST /api/replication/verify   primary: compare digests with a mirror
+struct replication_api {
+  std::function<nlohmann::json()> status;
+  std::function<api_reply()> promote;
+  std::function<api_reply()> verify;
+
+  api_reply operator()(const std::string& method, const std::string& path,
+                       const std::string& /*body*/) const {
+    auto only = [&](const char* allowed) -> std::optional<api_reply> {
+      if (method == allowed) return std::nullopt;
+      return api_error(405, std::string("method not allowed; use ") + allowed);
+    };
+    if (path == "/api/replication") {
+      if (auto refused = only("GET")) return *refused;
+      return json_reply(200, status());
+    }
+    if (path == "/api/replication/promote") {
+      if (auto refused = only("POST")) return *refused;
+      return promote();
+    }
+    if (path == "/api/replication/verify") {
+      if (auto refused = only("POST")) return *refused;
+      return verify();
+    }
+    return api_error(404, "not found: " + path);
+  }
+};
+
+packmail::storage::segment_options store_options_for(const server_config& config) {
+  packmail::storage::segment_options o{.path = config.data_dir / "shards" / "default"};
+  if (config.replication.listen || config.replication.primary) {
+    // Mirrors catch up from the WAL archive; a mirror may be promoted.
+    o.wal_archive_seconds = static_cast<std::uint64_t>(config.replication.wal_retention.count());
+    o.wal_archive_mb = config.replication.wal_retention_mb;
+  }
+  return o;
+}
+
+server_options base_options(const server_config& config, std::shared_ptr<user_db> users) {
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  server_options options;
+  options.admin = config.listen.admin;
+  options.io_threads = config.io_threads != 0 ? config.io_threads : cores;
+  options.session_threads = config.session_threads != 0 ? config.session_threads : 4 * cores;
+  options.shutdown_timeout = config.shutdown_timeout;
+  options.max_connections = config.limits.max_connections;
+  options.max_connections_per_ip = config.limits.max_connections_per_ip;
+  options.version = PACKMAIL_VERSION;
+  options.user_count = [users] { return users->user_count(); };
+  options.api_token = secret_file(config.data_dir / "admin.token", true);
+  return options;
+}
+
+// A mirror: follows the primary and serves only the admin listener until it
+// is promoted (true) or stopped (false).
+bool run_mirror(const server_config& config, std::shared_ptr<user_db> users,
+                const tls_files& tls) {
+  namespace repl = packmail::replication;
+  repl::mirror_options mo;
+  mo.primary_host = config.replication.primary->host;
+  mo.primary_port = config.replication.primary->port;
+  mo.secret = secret_file(config.replication_secret_path(), false);
+  mo.store = store_options_for(config);
+  mo.work_dir = config.data_dir / "replication";
+  repl::mirror follower(mo);
+
+  std::atomic<bool> promoted{false};
+  std::thread stopper;
+  std::unique_ptr<server> srv;
+  server_options options = base_options(config, users);
+  options.tls_cert = tls.cert;
+  options.tls_key = tls.key;
+  options.api = replication_api{
+      [&] { return follower.status(); },
+      [&]() -> api_reply {
+        if (promoted.exchange(true)) return api_error(409, "already promoted");
+        auto epoch = follower.promote();
+        if (!epoch.ok()) {
+          promoted = false;
+          return api_error(409, epoch.error().message());
+        }
+        // Answer first, then restart the listeners as a primary.
+        stopper = std::thread([&] {
+          std::this_thread::sleep_for(std::chrono::milliseconds(300));
+          srv->stop();
+        });
+        return json_reply(200, {{"promoted", true}, {"epoch", epoch.value()}});
+      },
+      [] { return api_error(409, "this node is a mirror; verify on the primary"); }};
+  srv = std::make_unique<server>(std::move(options));
+  std::string ready;
+  for (const auto& [name, address] : srv->bound_addresses()) ready += " " + name + " " + address;
+  spdlog::info("packmaild mirror of {}: no mail service until promoted;{}",
+               config.replication.primary->to_string(), ready);
+  srv->run();
+  if (stopper.joinable()) stopper.join();
+  return promoted;
+}
+
 int run(const std::optional<std::string>& config_file, const config_overrides& flags) {
   std::optional<std::filesystem::path> file;
   if (config_file) file = *config_file;
@@ -141,15 +256,37 @@ int run(const std::optional<std::string>& config_file, const config_overrides& f
   auto users =
       std::make_shared<user_db>(config.users_path(), std::chrono::seconds(1), config.delivery);
 
-  const auto store_path = config.data_dir / "shards" / "default";
-  auto store = packmail::storage::open_segment_store({.path = store_path});
-  if (!store.ok()) {
-    throw std::runtime_error("cannot open the store in " + store_path.string() + ": " +
-                             store.error().to_string());
+  if (config.replication.primary && !run_mirror(config, users, tls)) {
+    spdlog::info("packmaild stopped");
+    return 0;
   }
 
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  server_options options;
+  const auto store_options = store_options_for(config);
+  auto store = packmail::storage::open_segment_store(store_options);
+  if (!store.ok()) {
+    throw std::runtime_error("cannot open the store in " + store_options.path.string() + ": " +
+                             store.error().to_string());
+  }
+  packmail::storage::mail_store* served = store.value().get();
+  std::unique_ptr<packmail::replication::primary> replication;
+  std::unique_ptr<packmail::storage::mail_store> replicated;
+  if (config.replication.listen) {
+    namespace repl = packmail::replication;
+    repl::primary_options po;
+    po.host = config.replication.listen->host;
+    po.port = config.replication.listen->port;
+    po.secret = secret_file(config.replication_secret_path(), true);
+    po.mode = config.replication.sync ? repl::durability::sync : repl::durability::async;
+    po.ack_timeout = config.replication.ack_timeout;
+    po.work_dir = config.data_dir / "replication";
+    po.bootstrap_rate = config.replication.bootstrap_rate;
+    po.adaptive_rate = config.replication.adaptive_rate;
+    replication = std::make_unique<repl::primary>(po, *store.value());
+    replicated = repl::make_replicated_store(*store.value(), *replication);
+    served = replicated.get();
+  }
+
+  server_options options = base_options(config, users);
   const std::string host = host_name();
   // Shared by the listeners of a protocol: \Recent goes to one IMAP session
   // (imap or imaps), a maildrop to one POP3 session (pop3 or pop3s).
@@ -158,11 +295,11 @@ int run(const std::optional<std::string>& config_file, const config_overrides& f
   auto factory_for = [&](protocol_kind kind, bool tls_on) -> session_factory {
     switch (kind) {
       case protocol_kind::imap:
-        return imap_factory(config, store.value().get(), users, recent, tls_on);
+        return imap_factory(config, served, users, recent, tls_on);
       case protocol_kind::pop3:
-        return pop3_factory(config, store.value().get(), users, pop3_locks, tls_on);
+        return pop3_factory(config, served, users, pop3_locks, tls_on);
       case protocol_kind::lmtp:
-        return lmtp_factory(config, store.value().get(), users, host);
+        return lmtp_factory(config, served, users, host);
     }
     return {};
   };
@@ -191,26 +328,44 @@ int run(const std::optional<std::string>& config_file, const config_overrides& f
     listener.refusal = refusal_for(protocol_kind::lmtp);
     options.listeners.push_back(std::move(listener));
   }
-  options.admin = config.listen.admin;
   options.tls_cert = tls.cert;
   options.tls_key = tls.key;
-  options.io_threads = config.io_threads != 0 ? config.io_threads : cores;
-  options.session_threads = config.session_threads != 0 ? config.session_threads : 4 * cores;
-  options.shutdown_timeout = config.shutdown_timeout;
-  options.max_connections = config.limits.max_connections;
-  options.max_connections_per_ip = config.limits.max_connections_per_ip;
-  options.version = PACKMAIL_VERSION;
-  options.user_count = [users] { return users->user_count(); };
+  auto* segment = store.value().get();
+  options.api = replication_api{
+      [&, segment]() -> nlohmann::json {
+        if (replication) return replication->status();
+        const auto db = packmail::storage::segment_db::of_store(*segment);
+        auto history = packmail::storage::segment_db::read_epochs(db);
+        return {{"role", "primary"},
+                {"epoch", history.ok() ? history.value().current : 0},
+                {"sequence", db.db->GetLatestSequenceNumber()},
+                {"mode", "off"},
+                {"mirrors", nlohmann::json::array()}};
+      },
+      [] { return api_error(409, "this node is already the primary"); },
+      [&]() -> api_reply {
+        if (!replication) return api_error(409, "replication is off on this node");
+        auto result = replication->verify();
+        if (!result.ok()) return api_error(503, result.error().message());
+        return json_reply(200, result.value());
+      }};
 
   server srv(std::move(options));
   std::string ready;
   for (const auto& [name, address] : srv.bound_addresses()) {
     ready += (ready.empty() ? "" : ", ") + name + " " + address;
   }
+  if (replication) {
+    ready += fmt::format(", replication {}:{} ({})", config.replication.listen->host,
+                         replication->bound_port(), config.replication.sync ? "sync" : "async");
+  }
   spdlog::info("packmaild ready: {}", ready.empty() ? "no listeners" : ready);
   srv.run();
 
-  store.value().reset();  // flushes and closes the store before the lock goes
+  // Flushes and closes the store before the lock goes; the mirrors go first.
+  replicated.reset();
+  replication.reset();
+  store.value().reset();
   spdlog::info("packmaild stopped");
   return 0;
 }
@@ -243,6 +398,13 @@ int main(int argc, char** argv) {
   app.add_option("--admin", flags.admin, std::string("admin HTTP listener: ") + addr_help);
   app.add_option("--lmtp-socket", flags.lmtp_socket,
                  "LMTP unix socket: PATH (relative to the data dir) or off (default lmtp.sock)");
+  app.add_option("--replication", flags.replication,
+                 std::string("accept mirrors on this address: ") + addr_help);
+  app.add_option("--replicate-from", flags.replicate_from,
+                 "run as the mirror of the primary at ADDR:PORT (or off)");
+  app.add_option("--replication-secret-file", flags.replication_secret_file,
+                 "shared replication secret (default <data-dir>/replication.secret)");
+  app.add_option("--replication-mode", flags.replication_mode, "sync (default) or async");
   app.add_option("--users", users_file, "passwd-file (default <data-dir>/users)");
   app.add_option("--tls-cert", tls_cert, "PEM certificate chain (default: self-signed)");
   app.add_option("--tls-key", tls_key, "PEM private key");

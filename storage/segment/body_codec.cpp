@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "crc32c.h"
+#include "packmail/storage/crc32c.h"
 #include "keys.h"
 
 namespace packmail::storage::segment {

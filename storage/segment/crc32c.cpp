@@ -1,9 +1,9 @@
-#include "crc32c.h"
+#include "packmail/storage/crc32c.h"
 
 #include <array>
 #include <cstring>
 
-namespace packmail::storage::segment {
+namespace packmail::storage {
 namespace {
 
 constexpr std::uint32_t k_poly = 0x82F63B78u;  // reflected Castagnoli polynomial
@@ -84,4 +84,4 @@ std::uint32_t crc32c_extend(std::uint32_t crc, std::string_view data) {
   return crc32c_extend_portable(crc, data);
 }
 
-}  // namespace packmail::storage::segment
+}  // namespace packmail::storage

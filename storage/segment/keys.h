@@ -57,6 +57,8 @@ inline constexpr std::string_view k_meta_schema = "schema";           // u32
 inline constexpr std::string_view k_meta_epoch = "epoch";             // u16
 inline constexpr std::string_view k_meta_next_user = "next_user";     // u64
 inline constexpr std::string_view k_meta_next_mailbox = "next_mbox";  // u64
+// "eh" epoch u16 -> u64: the first sequence written in that epoch (section 5).
+inline constexpr std::string_view k_meta_epoch_start = "eh";
 
 // --- user CF ----------------------------------------------------------------
 std::string user_name_key(std::string_view lower_name);           // 'N' name -> u64 user_id

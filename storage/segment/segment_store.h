@@ -19,6 +19,7 @@
 
 #include "../common/watch_registry.h"
 #include "keys.h"
+#include "packmail/storage/segment_replication.h"
 #include "packmail/storage/store.h"
 
 namespace packmail::storage::segment {
@@ -56,6 +57,9 @@ class segment_store final : public mail_store {
   result<std::vector<change>> changes_since(mailbox_id mailbox, modseq_t since) override;
   std::unique_ptr<watch_handle> watch(mailbox_id mailbox, change_callback callback) override;
   result<store_stats> stats() override;
+
+  // The database itself, for replication (segment_replication.h).
+  segment_db::db_ref database() const { return {db_.get(), handles_}; }
 
  private:
   struct mailbox_state {

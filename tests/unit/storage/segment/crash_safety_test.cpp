@@ -21,7 +21,7 @@
 #include <random>
 #include <set>
 
-#include "crc32c.h"
+#include "packmail/storage/crc32c.h"
 #include "segment_test_util.h"
 
 using namespace packmail::storage;

@@ -1,8 +1,8 @@
 #include <catch2/catch.hpp>
 
-#include "crc32c.h"
+#include "packmail/storage/crc32c.h"
 
-using namespace packmail::storage::segment;
+using namespace packmail::storage;
 
 TEST_CASE("crc32c matches the Castagnoli check values", "[crc32c]") {
   CHECK(crc32c("") == 0u);

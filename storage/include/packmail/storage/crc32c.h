@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace packmail::storage::segment {
+namespace packmail::storage {
 
 // Extends `crc` (the value returned for the preceding bytes; 0 to start) with
 // `data`. Thread-safe.

@@ -1,0 +1,695 @@
+// The primary: accepts mirrors, bootstraps them from a checkpoint, streams
+// the WAL, collects their acknowledgements.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netdb.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <list>
+#include <thread>
+
+#include <fmt/format.h>
+#include <rocksdb/utilities/checkpoint.h>
+#include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
+
+#include "packmail/replication/replication.h"
+#include "packmail/storage/crc32c.h"
+#include "packmail/storage/segment_replication.h"
+#include "rate_limiter.h"
+#include "stamp.h"
+#include "wire.h"
+
+namespace packmail::replication {
+namespace {
+
+namespace fs = std::filesystem;
+using clock = std::chrono::steady_clock;
+using storage::errc;
+using storage::status;
+
+constexpr auto k_login_timeout = std::chrono::seconds(10);
+constexpr auto k_heartbeat_interval = std::chrono::milliseconds(500);
+// A tailing mirror that acknowledges nothing (not even heartbeats) this long
+// is dropped.
+constexpr auto k_ack_timeout = std::chrono::seconds(10);
+constexpr std::size_t k_chunk = 1 << 20;
+
+std::uint64_t now_ms() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+struct sent_batch {
+  std::uint64_t last_seq;
+  std::uint64_t bytes;
+  std::uint64_t commit_ms;
+};
+
+// One connected mirror. Fields below `mutex` in impl guard the mutable ones.
+struct link {
+  std::unique_ptr<wire::connection> conn;
+  std::string peer;
+  std::thread sender;
+  std::thread acks;
+  std::atomic<bool> closed{false};
+
+  std::string state = "handshake";  // handshake, bootstrap, tailing
+  std::uint16_t epoch = 0;
+  std::uint64_t sent_seq = 0;
+  std::uint64_t acked_seq = 0;
+  bool caught_up = false;
+  clock::time_point last_ack = clock::now();
+  std::deque<sent_batch> unacked;
+  std::uint64_t boot_total = 0, boot_sent = 0;
+  clock::time_point boot_start;
+
+  // One verification at a time: the sender sends VERIFY once the stream
+  // reached verify_seq; the ack reader stores the mirror's answer.
+  std::uint64_t verify_id = 0;
+  std::uint64_t verify_seq = 0;
+  bool verify_sent = false;
+  std::optional<std::string> verify_answer;
+};
+
+// A checkpoint directory, removed when done.
+struct checkpoint_dir {
+  fs::path path;
+  ~checkpoint_dir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+}  // namespace
+
+struct primary::impl {
+  primary_options options;
+  storage::mail_store& store;
+  storage::segment_db::db_ref db;
+  int listen_fd = -1;
+  std::uint16_t port = 0;
+  std::atomic<bool> stopping{false};
+  std::thread acceptor;
+  rate_limiter limiter;
+
+  mutable std::mutex mutex;
+  std::condition_variable changed;  // acks, commits, link state
+  std::uint64_t commits = 0;
+  std::list<std::shared_ptr<link>> links;
+  std::uint64_t next_verify_id = 1;
+  std::atomic<std::uint64_t> checkpoints{0};
+
+  impl(primary_options o, storage::mail_store& s)
+      : options(std::move(o)), store(s), limiter(options.bootstrap_rate, options.adaptive_rate) {}
+
+  void listen();
+  void accept_loop();
+  void serve(const std::shared_ptr<link>& l);
+  void bootstrap(const std::shared_ptr<link>& l);
+  void tail(const std::shared_ptr<link>& l, std::uint64_t next);
+  void read_acks(const std::shared_ptr<link>& l);
+  void close(const std::shared_ptr<link>& l, const std::string& why);
+  nlohmann::json link_status(const link& l) const;
+};
+
+void primary::impl::listen() {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST;
+  addrinfo* found = nullptr;
+  const std::string service = std::to_string(options.port);
+  if (int rc = ::getaddrinfo(options.host.c_str(), service.c_str(), &hints, &found); rc != 0) {
+    throw std::runtime_error(fmt::format("replication listener {}: {}", options.host,
+                                         ::gai_strerror(rc)));
+  }
+  listen_fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  ::setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  const bool ok = listen_fd >= 0 && ::bind(listen_fd, found->ai_addr, found->ai_addrlen) == 0 &&
+                  ::listen(listen_fd, 16) == 0;
+  ::freeaddrinfo(found);
+  if (!ok) {
+    throw std::runtime_error(fmt::format("cannot listen on {}:{} (replication): {}",
+                                         options.host, options.port, std::strerror(errno)));
+  }
+  sockaddr_storage a{};
+  socklen_t len = sizeof a;
+  ::getsockname(listen_fd, reinterpret_cast<sockaddr*>(&a), &len);
+  port = ntohs(a.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&a)->sin_port
+                                      : reinterpret_cast<sockaddr_in6*>(&a)->sin6_port);
+}
+
+void primary::impl::accept_loop() {
+  while (!stopping) {
+    pollfd p{listen_fd, POLLIN, 0};
+    if (::poll(&p, 1, 200) != 1) continue;
+    int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    auto l = std::make_shared<link>();
+    l->conn = std::make_unique<wire::connection>(fd);
+    l->peer = l->conn->peer();
+    std::lock_guard lock(mutex);
+    // Finished links are joined here, so at most one dead thread pair lingers.
+    for (auto it = links.begin(); it != links.end();) {
+      if ((*it)->closed && (*it)->state == "closed") {
+        if ((*it)->sender.joinable()) (*it)->sender.join();
+        if ((*it)->acks.joinable()) (*it)->acks.join();
+        it = links.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    links.push_back(l);
+    l->sender = std::thread([this, l] { serve(l); });
+  }
+}
+
+void primary::impl::close(const std::shared_ptr<link>& l, const std::string& why) {
+  if (l->closed.exchange(true)) return;
+  spdlog::info("replication: mirror {} disconnected: {}", l->peer, why);
+  l->conn->shutdown();
+  std::lock_guard lock(mutex);
+  l->caught_up = false;
+  changed.notify_all();
+}
+
+void primary::impl::serve(const std::shared_ptr<link>& l) {
+  try {
+    const std::string nonce = wire::random_bytes(32);
+    l->conn->send(wire::type::hello,
+                  wire::writer().bytes(wire::k_magic).u16(wire::k_version).bytes(nonce).take());
+    auto login = l->conn->receive(k_login_timeout);
+    if (!login) throw wire::error("no login within 10 s");
+    if (login->kind != wire::type::login) throw wire::error("expected a login");
+    wire::reader r(login->payload);
+    const auto version = r.u16();
+    const auto mirror_proof = r.bytes(32);
+    const std::string mirror_nonce(r.bytes(32));
+    const bool has_db = r.u8() != 0;
+    const auto epoch = r.u16();
+    const auto seq = r.u64();
+    if (version != wire::k_version) {
+      throw wire::error(fmt::format("protocol version {} (this primary speaks {})", version,
+                                    wire::k_version));
+    }
+    if (!wire::same(mirror_proof, wire::proof(options.secret, "mirror", nonce))) {
+      l->conn->send(wire::type::error, wire::writer().str("authentication failed").take());
+      throw wire::error("authentication failed (wrong shared secret)");
+    }
+    auto history = storage::segment_db::read_epochs(db);
+    if (!history.ok()) throw wire::error(history.error().to_string());
+    const std::uint64_t latest = db.db->GetLatestSequenceNumber();
+    wire::plan plan = wire::plan::tail;
+    std::uint64_t fork = 0;
+    std::string why;
+    if (!has_db) {
+      plan = wire::plan::bootstrap;
+      why = "the mirror is empty";
+    } else if (epoch > history.value().current) {
+      const std::string m = fmt::format(
+          "the mirror is at epoch {}, newer than this primary's {}: it was promoted; not "
+          "following an older primary",
+          epoch, history.value().current);
+      l->conn->send(wire::type::error, wire::writer().str(m).take());
+      throw wire::error(m);
+    } else if (epoch == history.value().current && seq > latest) {
+      const std::string m = fmt::format(
+          "the mirror is at sequence {}, ahead of this primary ({}) in the same epoch {}",
+          seq, latest, epoch);
+      l->conn->send(wire::type::error, wire::writer().str(m).take());
+      throw wire::error(m);
+    } else if (seq > (fork = history.value().fork_point(epoch))) {
+      plan = wire::plan::diverged;
+      why = fmt::format("its history forked after sequence {} (epoch {} ended there)", fork,
+                        epoch);
+    }
+    l->conn->send(wire::type::welcome, wire::writer()
+                                           .bytes(wire::proof(options.secret, "primary",
+                                                              mirror_nonce))
+                                           .u16(history.value().current)
+                                           .u64(latest)
+                                           .u8(static_cast<std::uint8_t>(plan))
+                                           .u64(plan == wire::plan::diverged ? fork : 0)
+                                           .str(why)
+                                           .take());
+    {
+      std::lock_guard lock(mutex);
+      l->epoch = epoch;
+      l->acked_seq = seq;
+      l->sent_seq = seq;
+    }
+    switch (plan) {
+      case wire::plan::bootstrap:
+        spdlog::info("replication: mirror {}: bootstrap ({})", l->peer, why);
+        bootstrap(l);
+        break;
+      case wire::plan::diverged:
+        spdlog::warn("replication: mirror {} diverged: {}; it quarantines its tail and "
+                     "bootstraps again",
+                     l->peer, why);
+        // The mirror closes; wait for that so its log line comes first.
+        (void)l->conn->receive(std::chrono::seconds(30));
+        break;
+      case wire::plan::tail:
+        spdlog::info("replication: mirror {} follows from sequence {}", l->peer, seq + 1);
+        l->acks = std::thread([this, l] { read_acks(l); });
+        tail(l, seq + 1);
+        break;
+    }
+    close(l, "done");
+  } catch (const std::exception& e) {
+    close(l, e.what());
+  }
+  std::lock_guard lock(mutex);
+  l->state = "closed";
+}
+
+void primary::impl::bootstrap(const std::shared_ptr<link>& l) {
+  {
+    std::lock_guard lock(mutex);
+    l->state = "bootstrap";
+  }
+  checkpoint_dir dir{options.work_dir /
+                     fmt::format("checkpoint-{}-{}", ::getpid(), checkpoints.fetch_add(1))};
+  std::error_code ec;
+  fs::remove_all(dir.path, ec);
+  fs::create_directories(dir.path.parent_path(), ec);
+  rocksdb::Checkpoint* raw = nullptr;
+  auto s = rocksdb::Checkpoint::Create(db.db, &raw);
+  std::unique_ptr<rocksdb::Checkpoint> cp(raw);
+  std::uint64_t seq = 0;
+  // log_size_for_flush 0: always flush, so the checkpoint is SST and blob
+  // files plus a short WAL (STORAGE-REPLICATION.md section 4).
+  if (s.ok()) s = cp->CreateCheckpoint(dir.path.string(), 0, &seq);
+  if (!s.ok()) throw wire::error("creating a checkpoint: " + s.ToString());
+
+  std::vector<std::pair<std::string, std::uint64_t>> files;
+  for (const auto& entry : fs::directory_iterator(dir.path)) {
+    if (entry.is_regular_file()) files.emplace_back(entry.path().filename(), entry.file_size());
+  }
+  std::sort(files.begin(), files.end());
+  std::string identity;
+  (void)db.db->GetDbIdentity(identity);
+  wire::writer w;
+  w.str(identity).u64(seq).u32(static_cast<std::uint32_t>(files.size()));
+  std::uint64_t total = 0;
+  for (const auto& [name, size] : files) {
+    w.str(name).u64(size);
+    total += size;
+  }
+  l->conn->send(wire::type::checkpoint, w.take());
+  auto want = l->conn->receive(std::chrono::seconds(60));
+  if (!want || want->kind != wire::type::want) throw wire::error("expected the wanted files");
+  wire::reader wr(want->payload);
+  std::vector<std::uint32_t> wanted(wr.u32());
+  std::uint64_t wanted_bytes = 0;
+  for (auto& i : wanted) {
+    i = wr.u32();
+    if (i >= files.size()) throw wire::error("wanted file index out of range");
+    wanted_bytes += files[i].second;
+  }
+  {
+    std::lock_guard lock(mutex);
+    l->boot_total = wanted_bytes;
+    l->boot_sent = 0;
+    l->boot_start = clock::now();
+  }
+  spdlog::info("replication: mirror {}: checkpoint at sequence {}: {} files, {} MiB to send "
+               "({} already there)",
+               l->peer, seq, files.size(), wanted_bytes >> 20, files.size() - wanted.size());
+  limiter.set_active(true);
+  struct inactive {
+    rate_limiter& r;
+    ~inactive() { r.set_active(false); }
+  } guard{limiter};
+  std::string buf(k_chunk, '\0');
+  for (auto i : wanted) {
+    const fs::path path = dir.path / files[i].first;
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw wire::error(fmt::format("{}: {}", path.string(), std::strerror(errno)));
+    struct closer {
+      int fd;
+      ~closer() { ::close(fd); }
+    } c{fd};
+    // Sequential read-ahead, and the pages dropped after sending: a bulk
+    // transfer must not push the IMAP working set out of the page cache.
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    std::uint32_t crc = 0;
+    std::uint64_t offset = 0;
+    for (;;) {
+      if (stopping || l->closed) throw wire::error("stopped");
+      ssize_t n = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(offset));
+      if (n < 0) throw wire::error(fmt::format("{}: {}", path.string(), std::strerror(errno)));
+      if (n == 0) break;
+      limiter.acquire(static_cast<std::uint64_t>(n));
+      std::string_view chunk(buf.data(), static_cast<std::size_t>(n));
+      crc = storage::crc32c_extend(crc, chunk);
+      l->conn->send(wire::type::file_data, wire::writer().u32(i).u64(offset).bytes(chunk).take());
+      ::posix_fadvise(fd, static_cast<off_t>(offset), n, POSIX_FADV_DONTNEED);
+      offset += static_cast<std::uint64_t>(n);
+      std::lock_guard lock(mutex);
+      l->boot_sent += static_cast<std::uint64_t>(n);
+    }
+    l->conn->send(wire::type::file_end, wire::writer().u32(i).u32(crc).take());
+  }
+  l->conn->send(wire::type::checkpoint_end, {});
+  // The mirror closes after it has installed the files.
+  (void)l->conn->receive(std::chrono::minutes(10));
+}
+
+void primary::impl::tail(const std::shared_ptr<link>& l, std::uint64_t next) {
+  {
+    std::lock_guard lock(mutex);
+    l->state = "tailing";
+    l->last_ack = clock::now();
+  }
+  // A verification compares both sides at exactly verify_seq, a batch
+  // boundary (a snapshot's sequence): the VERIFY goes out between the batch
+  // ending there and the next one.
+  auto maybe_verify = [&](std::uint64_t next_seq) {
+    std::unique_lock lock(mutex);
+    if (!l->verify_id || l->verify_sent || next_seq - 1 != l->verify_seq) return false;
+    l->verify_sent = true;
+    const auto id = l->verify_id, at = l->verify_seq;
+    lock.unlock();
+    l->conn->send(wire::type::verify, wire::writer().u64(id).u64(at).take());
+    return true;
+  };
+  std::unique_ptr<rocksdb::TransactionLogIterator> it;
+  auto last_heartbeat = clock::time_point{};
+  std::uint64_t seen_commits = 0;
+  while (!stopping && !l->closed) {
+    bool gap = false;
+    if (!it || (!it->Valid() && !it->status().ok())) {
+      it.reset();
+      if (next <= db.db->GetLatestSequenceNumber()) {
+        auto s = db.db->GetUpdatesSince(next, &it);
+        if (!s.ok()) {
+          // NotFound: next is past the latest sequence (nothing new yet).
+          if (!s.IsNotFound()) throw wire::error("reading the WAL: " + s.ToString());
+          it.reset();
+        } else if (!it->Valid() && it->status().ok()) {
+          // Sequences up to the latest are published, so in the WAL: a fresh
+          // iterator with nothing to read means they were purged.
+          gap = true;
+        }
+      }
+    } else if (!it->Valid()) {
+      it->Next();  // at the end of the newest file: reads what was appended since
+    }
+    while (it && (it->Valid() || gap)) {
+      if (gap) {
+        const std::string why = fmt::format(
+            "the WAL no longer holds sequence {} (purged from the archive); bootstrapping again",
+            next);
+        spdlog::warn("replication: mirror {}: {}", l->peer, why);
+        l->conn->send(wire::type::resync, wire::writer().str(why).take());
+        (void)l->conn->receive(std::chrono::seconds(30));
+        return;
+      }
+      maybe_verify(next);  // before this batch, if the verification stops here
+      auto batch = it->GetBatch();
+      const std::uint64_t first = batch.sequence;
+      const std::uint64_t count = batch.writeBatchPtr->Count();
+      const std::uint64_t last = first + count - 1;
+      if (count == 0 || last < next) {  // already sent (the iterator starts at the batch holding next)
+        it->Next();
+        continue;
+      }
+      // GetUpdatesSince silently skips ahead when `next` was purged from the
+      // archive: a gap means a new bootstrap, never a hole (section 3).
+      if (first != next) {
+        const std::string why = fmt::format(
+            "the WAL continues at sequence {} but the mirror needs {} (purged from the "
+            "archive); bootstrapping again",
+            first, next);
+        spdlog::warn("replication: mirror {}: {}", l->peer, why);
+        l->conn->send(wire::type::resync, wire::writer().str(why).take());
+        (void)l->conn->receive(std::chrono::seconds(30));
+        return;
+      }
+      const auto& data = batch.writeBatchPtr->Data();
+      l->conn->send(wire::type::batch, wire::writer().u64(first).bytes(data).take());
+      const auto stamp = read_stamp(*batch.writeBatchPtr);
+      {
+        std::lock_guard lock(mutex);
+        l->sent_seq = last;
+        l->unacked.push_back({last, data.size(), stamp ? stamp->commit_ms : now_ms()});
+      }
+      next = last + 1;
+      it->Next();
+    }
+    if (it && !it->Valid() && !it->status().ok() && !it->status().IsTryAgain()) {
+      throw wire::error("reading the WAL: " + it->status().ToString());
+    }
+    if (maybe_verify(next)) continue;
+    std::unique_lock lock(mutex);
+    if (clock::now() - l->last_ack > k_ack_timeout) {
+      lock.unlock();
+      throw wire::error("no acknowledgement for 10 s");
+    }
+    if (clock::now() - last_heartbeat >= k_heartbeat_interval) {
+      lock.unlock();
+      l->conn->send(wire::type::heartbeat,
+                    wire::writer().u64(db.db->GetLatestSequenceNumber()).u64(now_ms()).take());
+      last_heartbeat = clock::now();
+      continue;
+    }
+    // Sleep until a commit (or a verification, or the next heartbeat).
+    if (seen_commits == commits) {
+      changed.wait_for(lock, std::chrono::milliseconds(50),
+                       [&] { return seen_commits != commits || stopping || l->closed; });
+    }
+    seen_commits = commits;
+  }
+}
+
+void primary::impl::read_acks(const std::shared_ptr<link>& l) {
+  try {
+    while (!stopping && !l->closed) {
+      auto f = l->conn->receive(std::chrono::milliseconds(500));
+      if (!f) continue;
+      wire::reader r(f->payload);
+      if (f->kind == wire::type::ack) {
+        const std::uint64_t seq = r.u64();
+        std::lock_guard lock(mutex);
+        l->last_ack = clock::now();
+        l->acked_seq = std::max(l->acked_seq, seq);
+        while (!l->unacked.empty() && l->unacked.front().last_seq <= l->acked_seq) {
+          l->unacked.pop_front();
+        }
+        if (!l->caught_up && l->acked_seq >= db.db->GetLatestSequenceNumber()) {
+          l->caught_up = true;
+          spdlog::info("replication: mirror {} is in sync at sequence {}", l->peer, seq);
+        }
+        changed.notify_all();
+      } else if (f->kind == wire::type::digests) {
+        const auto id = r.u64();
+        std::string answer(r.rest());
+        std::lock_guard lock(mutex);
+        if (id == l->verify_id) l->verify_answer = std::move(answer);
+        changed.notify_all();
+      } else if (f->kind == wire::type::error) {
+        throw wire::error("the mirror reports: " + r.str());
+      } else {
+        throw wire::error("unexpected message from the mirror");
+      }
+    }
+  } catch (const std::exception& e) {
+    close(l, e.what());
+  }
+}
+
+nlohmann::json primary::impl::link_status(const link& l) const {
+  const std::uint64_t latest = db.db->GetLatestSequenceNumber();
+  nlohmann::json j{{"peer", l.peer},
+                   {"state", l.closed ? "closed" : l.state},
+                   {"in_sync", l.caught_up && !l.closed},
+                   {"sent_sequence", l.sent_seq},
+                   {"acked_sequence", l.acked_seq}};
+  std::uint64_t bytes = 0;
+  for (const auto& b : l.unacked) bytes += b.bytes;
+  const double seconds =
+      l.unacked.empty()
+          ? 0.0
+          : static_cast<double>(now_ms() - std::min(now_ms(), l.unacked.front().commit_ms)) /
+                1000.0;
+  j["lag"] = {{"sequences", latest > l.acked_seq ? latest - l.acked_seq : 0},
+              {"batches", l.unacked.size()},
+              {"bytes", bytes},
+              {"seconds", seconds}};
+  if (l.state == "bootstrap") {
+    const double elapsed = std::chrono::duration<double>(clock::now() - l.boot_start).count();
+    const double rate = elapsed > 0 ? static_cast<double>(l.boot_sent) / elapsed : 0;
+    j["bootstrap"] = {
+        {"bytes_total", l.boot_total},
+        {"bytes_sent", l.boot_sent},
+        {"rate_bytes_per_second", rate},
+        {"eta_seconds",
+         rate > 0 ? nlohmann::json(static_cast<double>(l.boot_total - l.boot_sent) / rate)
+                  : nlohmann::json(nullptr)}};
+  }
+  return j;
+}
+
+primary::primary(primary_options options, storage::mail_store& store)
+    : impl_(std::make_unique<impl>(std::move(options), store)) {
+  impl_->db = storage::segment_db::of_store(store);
+  if (!impl_->db) throw std::runtime_error("replication needs the segment store");
+  if (impl_->options.secret.empty()) throw std::runtime_error("replication: empty secret");
+  std::error_code ec;
+  fs::create_directories(impl_->options.work_dir, ec);
+  // Checkpoints left by a crash pin old files: remove them.
+  for (const auto& e : fs::directory_iterator(impl_->options.work_dir, ec)) {
+    if (e.path().filename().string().starts_with("checkpoint-")) fs::remove_all(e.path(), ec);
+  }
+  impl_->listen();
+  impl_->acceptor = std::thread([this] { impl_->accept_loop(); });
+}
+
+primary::~primary() {
+  impl_->stopping = true;
+  impl_->changed.notify_all();
+  if (impl_->acceptor.joinable()) impl_->acceptor.join();
+  std::list<std::shared_ptr<link>> links;
+  {
+    std::lock_guard lock(impl_->mutex);
+    links = impl_->links;
+  }
+  for (auto& l : links) {
+    impl_->close(l, "shutting down");
+    if (l->sender.joinable()) l->sender.join();
+    if (l->acks.joinable()) l->acks.join();
+  }
+  ::close(impl_->listen_fd);
+}
+
+std::uint16_t primary::bound_port() const { return impl_->port; }
+durability primary::mode() const { return impl_->options.mode; }
+std::uint64_t primary::latest_sequence() const { return impl_->db.db->GetLatestSequenceNumber(); }
+void primary::record_latency(std::chrono::microseconds d) { impl_->limiter.record(d); }
+
+bool primary::in_sync() const {
+  std::lock_guard lock(impl_->mutex);
+  for (const auto& l : impl_->links) {
+    if (l->caught_up && !l->closed) return true;
+  }
+  return false;
+}
+
+void primary::notify_commit() {
+  std::lock_guard lock(impl_->mutex);
+  ++impl_->commits;
+  impl_->changed.notify_all();
+}
+
+status primary::wait_durable(std::uint64_t seq) {
+  std::unique_lock lock(impl_->mutex);
+  const auto deadline = clock::now() + impl_->options.ack_timeout;
+  bool any_in_sync = false;
+  const bool done = impl_->changed.wait_until(lock, deadline, [&] {
+    any_in_sync = false;
+    for (const auto& l : impl_->links) {
+      if (l->closed || !l->caught_up) continue;
+      any_in_sync = true;
+      if (l->acked_seq >= seq) return true;
+    }
+    return !any_in_sync || impl_->stopping.load();
+  });
+  if (done && any_in_sync && !impl_->stopping) return {};
+  for (const auto& l : impl_->links) {
+    if (!l->closed && l->caught_up && l->acked_seq >= seq) return {};
+  }
+  return storage::status(errc::temporary,
+                any_in_sync ? "the mirror did not acknowledge in time" : "no mirror in sync");
+}
+
+nlohmann::json primary::status() const {
+  auto history = storage::segment_db::read_epochs(impl_->db);
+  nlohmann::json mirrors = nlohmann::json::array();
+  std::lock_guard lock(impl_->mutex);
+  for (const auto& l : impl_->links) {
+    if (!l->closed) mirrors.push_back(impl_->link_status(*l));
+  }
+  return {{"role", "primary"},
+          {"epoch", history.ok() ? history.value().current : 0},
+          {"sequence", impl_->db.db->GetLatestSequenceNumber()},
+          {"mode", impl_->options.mode == durability::sync ? "sync" : "async"},
+          {"listen", fmt::format("{}:{}", impl_->options.host, impl_->port)},
+          {"bootstrap_rate_limit", impl_->limiter.rate()},
+          {"mirrors", mirrors}};
+}
+
+storage::result<nlohmann::json> primary::verify() {
+  std::shared_ptr<link> l;
+  const rocksdb::Snapshot* snapshot = impl_->db.db->GetSnapshot();
+  struct release {
+    rocksdb::DB* db;
+    const rocksdb::Snapshot* s;
+    ~release() { db->ReleaseSnapshot(s); }
+  } guard{impl_->db.db, snapshot};
+  const std::uint64_t at = snapshot->GetSequenceNumber();
+  std::uint64_t id = 0;
+  {
+    std::unique_lock lock(impl_->mutex);
+    for (const auto& candidate : impl_->links) {
+      if (!candidate->closed && candidate->state == "tailing" && !candidate->verify_id) {
+        l = candidate;
+        break;
+      }
+    }
+    if (!l) return storage::status(errc::not_found, "no mirror is following this primary");
+    id = impl_->next_verify_id++;
+    l->verify_id = id;
+    l->verify_seq = at;
+    l->verify_sent = false;
+    l->verify_answer.reset();
+    impl_->changed.notify_all();
+  }
+  auto mine = storage::segment_db::digests(impl_->db, snapshot);
+  std::unique_lock lock(impl_->mutex);
+  impl_->changed.wait_for(lock, std::chrono::minutes(10),
+                          [&] { return l->verify_answer || l->closed || impl_->stopping; });
+  std::optional<std::string> answer = std::move(l->verify_answer);
+  l->verify_id = 0;
+  lock.unlock();
+  if (!mine.ok()) return mine.error();
+  if (!answer) return storage::status(errc::temporary, "the mirror did not answer the verification");
+  auto theirs = nlohmann::json::parse(*answer, nullptr, false);
+  if (theirs.is_discarded() || !theirs.is_object()) {
+    return storage::status(errc::internal, "malformed digests from the mirror");
+  }
+  if (theirs.contains("error")) {
+    return storage::status(errc::internal, "the mirror: " + theirs["error"].get<std::string>());
+  }
+  nlohmann::json differences = nlohmann::json::array();
+  for (const auto& [name, digest] : mine.value()) {
+    if (!theirs.contains(name)) {
+      differences.push_back({{"mailbox", name}, {"problem", "missing on the mirror"}});
+    } else if (theirs[name] != digest) {
+      differences.push_back({{"mailbox", name}, {"problem", "different"}});
+    }
+  }
+  for (const auto& [name, digest] : theirs.items()) {
+    if (!mine.value().count(name)) {
+      differences.push_back({{"mailbox", name}, {"problem", "only on the mirror"}});
+    }
+  }
+  return nlohmann::json{{"sequence", at},
+                        {"mirror", l->peer},
+                        {"equal", differences.empty()},
+                        {"mailboxes", mine.value().size() - 1},
+                        {"differences", differences}};
+}
+
+}  // namespace packmail::replication

@@ -1,0 +1,97 @@
+#include "rate_limiter.h"
+
+#include <algorithm>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+namespace packmail::replication {
+namespace {
+
+using clock = std::chrono::steady_clock;
+constexpr auto k_adapt_interval = std::chrono::milliseconds(500);
+constexpr std::uint64_t k_min_rate = 4ull << 20;      // the floor when backing off
+constexpr std::uint64_t k_unlimited = 2ull << 30;     // the ceiling without a limit
+constexpr std::size_t k_min_samples = 20;             // fewer: no decision
+
+}  // namespace
+
+rate_limiter::rate_limiter(std::uint64_t limit, bool adaptive)
+    : limit_(limit), adaptive_(adaptive), rate_(limit) {}
+
+std::uint64_t rate_limiter::rate() const {
+  std::lock_guard lock(mutex_);
+  return rate_;
+}
+
+void rate_limiter::set_active(bool active) {
+  std::lock_guard lock(mutex_);
+  active_ = active;
+  window_.clear();
+  window_start_ = clock::now();
+  if (!active) rate_ = limit_;
+}
+
+void rate_limiter::record(std::chrono::microseconds d) {
+  if (!adaptive_) return;
+  std::lock_guard lock(mutex_);
+  if (window_.size() < 100000) {
+    window_.push_back(static_cast<std::uint32_t>(std::min<long>(d.count(), 1 << 30)));
+  }
+  adapt(clock::now());
+}
+
+void rate_limiter::adapt(clock::time_point now) {
+  if (now - window_start_ < k_adapt_interval) return;
+  const bool enough = window_.size() >= k_min_samples;
+  double p99 = 0;
+  if (enough) {
+    auto at = window_.begin() + static_cast<long>(window_.size() * 99 / 100);
+    std::nth_element(window_.begin(), at, window_.end());
+    p99 = *at;
+  }
+  window_.clear();
+  window_start_ = now;
+  if (!enough) return;
+  if (!active_) {
+    baseline_p99_us_ = baseline_p99_us_ == 0 ? p99 : 0.8 * baseline_p99_us_ + 0.2 * p99;
+    return;
+  }
+  if (baseline_p99_us_ == 0) return;
+  const std::uint64_t ceiling = limit_ ? limit_ : k_unlimited;
+  std::uint64_t current = rate_ ? rate_ : ceiling;
+  if (p99 > 1.5 * baseline_p99_us_ + 1000) {
+    current = std::max(k_min_rate, current / 2);
+    spdlog::debug("replication: client p99 {:.1f} ms over baseline {:.1f} ms; bulk rate {} MiB/s",
+                  p99 / 1000, baseline_p99_us_ / 1000, current >> 20);
+  } else {
+    current = std::min(ceiling, current + std::max<std::uint64_t>(current / 8, 8ull << 20));
+  }
+  rate_ = (current >= ceiling && limit_ == 0) ? 0 : current;
+}
+
+void rate_limiter::acquire(std::uint64_t n) {
+  for (;;) {
+    std::chrono::microseconds wait{0};
+    {
+      std::lock_guard lock(mutex_);
+      const auto now = clock::now();
+      if (adaptive_) adapt(now);
+      if (rate_ == 0) return;
+      const double elapsed = std::chrono::duration<double>(now - refilled_).count();
+      refilled_ = now;
+      // At most a quarter second of burst.
+      tokens_ = std::min(tokens_ + elapsed * static_cast<double>(rate_),
+                         std::max(static_cast<double>(rate_) / 4, static_cast<double>(n)));
+      if (tokens_ >= static_cast<double>(n)) {
+        tokens_ -= static_cast<double>(n);
+        return;
+      }
+      wait = std::chrono::microseconds(static_cast<long>(
+          (static_cast<double>(n) - tokens_) / static_cast<double>(rate_) * 1e6));
+    }
+    std::this_thread::sleep_for(std::min(wait, std::chrono::microseconds(100000)));
+  }
+}
+
+}  // namespace packmail::replication

@@ -1,0 +1,20 @@
+// Internal to replication/: the WAL-only stamp every committed batch carries,
+// PutLogData {epoch u16, commit_ms u64} (STORAGE-REPLICATION.md section 5).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include <rocksdb/write_batch.h>
+
+namespace packmail::replication {
+
+struct stamp {
+  std::uint16_t epoch = 0;
+  std::uint64_t commit_ms = 0;
+};
+
+// The batch's last stamp, if any.
+std::optional<stamp> read_stamp(const rocksdb::WriteBatch& batch);
+
+}  // namespace packmail::replication
