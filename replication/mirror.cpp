@@ -117,6 +117,7 @@ void mirror::impl::run() {
     try {
       again = session();
       backoff = std::chrono::milliseconds(200);
+      logged.clear();  // the same error after a good session is news again
     } catch (const std::exception& e) {
       std::lock_guard lock(mutex);
       state = "disconnected";
@@ -463,6 +464,14 @@ void mirror::impl::tail(wire::connection& c) {
                options.primary_port, latest + 1);
   c.send(wire::type::ack, wire::writer().u64(latest).take());
   bool pending_ack = false;
+  // Verifications in progress; joined before the database can be closed.
+  struct joiner {
+    std::vector<std::thread> threads;
+    ~joiner() {
+      for (auto& t : threads) t.join();
+    }
+  } running;
+  auto& verifiers = running.threads;
   while (!stopping) {
     auto f = c.receive(k_primary_silence);
     if (!f) throw wire::error("nothing from the primary for 10 s");
@@ -511,19 +520,26 @@ void mirror::impl::tail(wire::connection& c) {
       case wire::type::verify: {
         const auto id = r.u64();
         const auto at = r.u64();
-        std::string answer;
         if (at != latest) {
-          answer = nlohmann::json{{"error", fmt::format("the mirror is at sequence {}, asked for {}",
-                                                        latest, at)}}
-                       .dump();
-        } else {
-          const rocksdb::Snapshot* snapshot = db->db()->GetSnapshot();
-          auto d = sdb::digests(db->ref(), snapshot);
-          db->db()->ReleaseSnapshot(snapshot);
-          answer = d.ok() ? nlohmann::json(d.value()).dump()
-                          : nlohmann::json{{"error", d.error().to_string()}}.dump();
+          const auto answer = nlohmann::json{
+              {"error", fmt::format("the mirror is at sequence {}, asked for {}", latest, at)}};
+          c.send(wire::type::digests, wire::writer().u64(id).bytes(answer.dump()).take());
+          break;
         }
-        c.send(wire::type::digests, wire::writer().u64(id).bytes(answer).take());
+        // The snapshot pins sequence `at`; the digests (every body read) are
+        // computed beside the apply loop, which goes on acknowledging.
+        const rocksdb::Snapshot* snapshot = db->db()->GetSnapshot();
+        verifiers.emplace_back([&c, id, snapshot, ref = db->ref()] {
+          auto d = sdb::digests(ref, snapshot);
+          ref.db->ReleaseSnapshot(snapshot);
+          const auto answer = d.ok() ? nlohmann::json(d.value())
+                                     : nlohmann::json{{"error", d.error().to_string()}};
+          try {
+            c.send(wire::type::digests, wire::writer().u64(id).bytes(answer.dump()).take());
+          } catch (const std::exception&) {
+            // The connection is gone; the primary reports the verification failed.
+          }
+        });
         break;
       }
       case wire::type::resync:

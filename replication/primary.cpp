@@ -76,6 +76,7 @@ struct link {
   // One verification at a time: the sender sends VERIFY once the stream
   // reached verify_seq; the ack reader stores the mirror's answer.
   std::uint64_t verify_id = 0;
+  const rocksdb::Snapshot* verify_snapshot = nullptr;  // taken by the sender
   std::uint64_t verify_seq = 0;
   bool verify_sent = false;
   std::optional<std::string> verify_answer;
@@ -176,7 +177,11 @@ void primary::impl::accept_loop() {
 
 void primary::impl::close(const std::shared_ptr<link>& l, const std::string& why) {
   if (l->closed.exchange(true)) return;
-  spdlog::info("replication: mirror {} disconnected: {}", l->peer, why);
+  if (why == "done" || why == "shutting down") {
+    spdlog::info("replication: mirror {} disconnected: {}", l->peer, why);
+  } else {
+    spdlog::warn("replication: mirror {} disconnected: {}", l->peer, why);
+  }
   l->conn->shutdown();
   std::lock_guard lock(mutex);
   l->caught_up = false;
@@ -376,8 +381,15 @@ void primary::impl::tail(const std::shared_ptr<link>& l, std::uint64_t next) {
   // A verification compares both sides at exactly verify_seq, a batch
   // boundary (a snapshot's sequence): the VERIFY goes out between the batch
   // ending there and the next one.
+  // The sender takes the snapshot itself, between batches, so its sequence
+  // is never behind what was already sent.
   auto maybe_verify = [&](std::uint64_t next_seq) {
     std::unique_lock lock(mutex);
+    if (l->verify_id && !l->verify_snapshot) {
+      l->verify_snapshot = db.db->GetSnapshot();
+      l->verify_seq = l->verify_snapshot->GetSequenceNumber();
+      changed.notify_all();
+    }
     if (!l->verify_id || l->verify_sent || next_seq - 1 != l->verify_seq) return false;
     l->verify_sent = true;
     const auto id = l->verify_id, at = l->verify_seq;
@@ -632,36 +644,46 @@ nlohmann::json primary::status() const {
 
 storage::result<nlohmann::json> primary::verify() {
   std::shared_ptr<link> l;
-  const rocksdb::Snapshot* snapshot = impl_->db.db->GetSnapshot();
-  struct release {
-    rocksdb::DB* db;
-    const rocksdb::Snapshot* s;
-    ~release() { db->ReleaseSnapshot(s); }
-  } guard{impl_->db.db, snapshot};
-  const std::uint64_t at = snapshot->GetSequenceNumber();
   std::uint64_t id = 0;
-  {
-    std::unique_lock lock(impl_->mutex);
-    for (const auto& candidate : impl_->links) {
-      if (!candidate->closed && candidate->state == "tailing" && !candidate->verify_id) {
-        l = candidate;
-        break;
-      }
-    }
-    if (!l) return storage::status(errc::not_found, "no mirror is following this primary");
-    id = impl_->next_verify_id++;
-    l->verify_id = id;
-    l->verify_seq = at;
-    l->verify_sent = false;
-    l->verify_answer.reset();
-    impl_->changed.notify_all();
-  }
-  auto mine = storage::segment_db::digests(impl_->db, snapshot);
   std::unique_lock lock(impl_->mutex);
+  for (const auto& candidate : impl_->links) {
+    if (!candidate->closed && candidate->state == "tailing" && !candidate->verify_id) {
+      l = candidate;
+      break;
+    }
+  }
+  if (!l) return storage::status(errc::not_found, "no mirror is following this primary");
+  id = impl_->next_verify_id++;
+  l->verify_id = id;
+  l->verify_snapshot = nullptr;
+  l->verify_sent = false;
+  l->verify_answer.reset();
+  impl_->changed.notify_all();
+  // Whatever happens, the verification ends here and its snapshot goes.
+  struct finish {
+    impl& i;
+    link& l;
+    std::unique_lock<std::mutex>& lock;
+    ~finish() {
+      if (!lock.owns_lock()) lock.lock();
+      if (l.verify_snapshot) i.db.db->ReleaseSnapshot(l.verify_snapshot);
+      l.verify_snapshot = nullptr;
+      l.verify_id = 0;
+    }
+  } done{*impl_, *l, lock};
+  impl_->changed.wait_for(lock, std::chrono::seconds(30),
+                          [&] { return l->verify_snapshot || l->closed || impl_->stopping; });
+  if (!l->verify_snapshot) {
+    return storage::status(errc::temporary, "the mirror's stream did not reach a verification point");
+  }
+  const rocksdb::Snapshot* snapshot = l->verify_snapshot;
+  const std::uint64_t at = l->verify_seq;
+  lock.unlock();
+  auto mine = storage::segment_db::digests(impl_->db, snapshot);
+  lock.lock();
   impl_->changed.wait_for(lock, std::chrono::minutes(10),
                           [&] { return l->verify_answer || l->closed || impl_->stopping; });
   std::optional<std::string> answer = std::move(l->verify_answer);
-  l->verify_id = 0;
   lock.unlock();
   if (!mine.ok()) return mine.error();
   if (!answer) return storage::status(errc::temporary, "the mirror did not answer the verification");
@@ -688,7 +710,7 @@ storage::result<nlohmann::json> primary::verify() {
   return nlohmann::json{{"sequence", at},
                         {"mirror", l->peer},
                         {"equal", differences.empty()},
-                        {"mailboxes", mine.value().size() - 1},
+                        {"mailboxes", mine.value().size() - mine.value().count("(shared)")},
                         {"differences", differences}};
 }
 

@@ -25,10 +25,6 @@ std::string errno_text(std::string_view what) {
   return fmt::format("{}: {}", what, std::strerror(errno));
 }
 
-std::uint32_t frame_crc(std::string_view header_start, std::string_view payload) {
-  return storage::crc32c_extend(storage::crc32c(header_start), payload);
-}
-
 }  // namespace
 
 writer& writer::u8(std::uint8_t v) {
@@ -70,10 +66,12 @@ std::string reader::str() { return std::string(bytes(u32())); }
 std::string_view reader::rest() { return bytes(in_.size()); }
 
 std::string encode_header(type kind, std::string_view payload) {
-  std::string h = writer().u32(static_cast<std::uint32_t>(payload.size()))
+  std::string h = writer()
+                      .u32(static_cast<std::uint32_t>(payload.size()))
                       .u8(static_cast<std::uint8_t>(kind))
+                      .u32(storage::crc32c(payload))
                       .take();
-  return writer().bytes(h).u32(frame_crc(h, payload)).take();
+  return writer().bytes(h).u32(storage::crc32c(h)).take();
 }
 
 connection::connection(int fd) : fd_(fd) {
@@ -180,12 +178,14 @@ std::optional<frame> connection::receive(std::chrono::milliseconds timeout) {
   reader r(header);
   const std::uint32_t length = r.u32();
   const auto kind = static_cast<type>(r.u8());
-  const std::uint32_t crc = r.u32();
+  const std::uint32_t payload_crc = r.u32();
+  if (r.u32() != storage::crc32c(header.substr(0, k_header_size - 4))) {
+    throw error("frame header checksum mismatch (corrupted in transit)");
+  }
   if (length > k_max_payload) throw error(fmt::format("frame length {} is too large", length));
   fill(k_header_size + length, timeout, true);
-  header = std::string_view(in_.data() + in_pos_, k_header_size);
   std::string_view payload(in_.data() + in_pos_ + k_header_size, length);
-  if (frame_crc(header.substr(0, 5), payload) != crc) {
+  if (storage::crc32c(payload) != payload_crc) {
     throw error("frame checksum mismatch (corrupted in transit)");
   }
   frame f{kind, std::string(payload)};

@@ -18,7 +18,9 @@ constexpr std::uint16_t k_version = 1;
 constexpr std::string_view k_magic = "PKMR";
 // A frame's payload is at most this large; a larger length is an error.
 constexpr std::uint32_t k_max_payload = 256u << 20;
-constexpr std::size_t k_header_size = 9;  // length u32, type u8, crc32c u32
+// length u32, type u8, crc32c of the payload u32, crc32c of the 9 bytes
+// before it u32: a damaged length is caught before anything waits for it.
+constexpr std::size_t k_header_size = 13;
 
 enum class type : std::uint8_t {
   hello = 1,        // P->M: magic, version, nonce
@@ -82,7 +84,7 @@ class reader {
   std::string_view in_;
 };
 
-// Header of a frame: length, type and crc32c over the length, type and payload.
+// Header of a frame: length, type, the payload's crc32c, the header's crc32c.
 std::string encode_header(type kind, std::string_view payload);
 
 // A connected TCP socket; closes it on destruction.

@@ -5,6 +5,7 @@
 #include <string>
 #include <thread>
 
+#include "packmail/storage/crc32c.h"
 #include "wire.h"
 
 using namespace packmail::replication;
@@ -67,9 +68,23 @@ TEST_CASE("a damaged byte anywhere in a frame is refused, never delivered", "[wi
 
 TEST_CASE("an oversized length is refused before anything is read", "[wire_frame]") {
   pair_of_ends p;
+  // A well-formed header (its own checksum matches) announcing too much.
   std::string header = wire::writer().u32(wire::k_max_payload + 1).u8(10).u32(0).take();
+  header = wire::writer().bytes(header).u32(packmail::storage::crc32c(header)).take();
   p.raw(header);
   CHECK_THROWS_WITH(p.b->receive(std::chrono::seconds(2)), Catch::Contains("too large"));
+}
+
+TEST_CASE("a damaged header is refused without waiting for its payload", "[wire_frame]") {
+  const std::string good = frame_bytes(wire::type::batch, std::string(1000, 'b'));
+  for (std::size_t i = 0; i < wire::k_header_size; ++i) {
+    pair_of_ends p;
+    std::string bad = good;
+    bad[i] = static_cast<char>(bad[i] ^ 0x01);
+    p.raw(bad.substr(0, wire::k_header_size));  // the peer stays connected
+    INFO("damaged header byte " << i);
+    CHECK_THROWS_WITH(p.b->receive(std::chrono::seconds(5)), Catch::Contains("checksum"));
+  }
 }
 
 TEST_CASE("a frame cut short by the peer is an error", "[wire_frame]") {
