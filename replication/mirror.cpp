@@ -19,6 +19,7 @@
 #include "packmail/replication/replication.h"
 #include "packmail/storage/crc32c.h"
 #include "packmail/storage/segment_replication.h"
+#include "messages.h"
 #include "stamp.h"
 #include "wire.h"
 
@@ -151,17 +152,11 @@ bool mirror::impl::session() {
   }
   auto hello = c->receive(std::chrono::seconds(10));
   if (!hello || hello->kind != wire::type::hello) throw wire::error("no greeting from the primary");
-  wire::reader hr(hello->payload);
-  if (hr.bytes(4) != wire::k_magic) throw wire::error("not a packmail replication port");
-  if (const auto v = hr.u16(); v != wire::k_version) {
-    throw wire::error(fmt::format("the primary speaks protocol version {}, this mirror {}", v,
-                                  wire::k_version));
-  }
-  const std::string primary_nonce(hr.bytes(32));
+  const std::string primary_nonce = msg::decode_hello(hello->payload).nonce;
 
   open_db();
   const bool has_db = db && !force_bootstrap;
-  const std::string nonce = wire::random_bytes(32);
+  const std::string nonce = wire::random_bytes(msg::k_nonce_size);
   std::uint16_t my_epoch = 0;
   std::uint64_t my_seq = 0;
   {
@@ -169,27 +164,28 @@ bool mirror::impl::session() {
     my_epoch = epoch;
     my_seq = sequence;
   }
-  c->send(wire::type::login, wire::writer()
-                                 .u16(wire::k_version)
-                                 .bytes(wire::proof(options.secret, "mirror", primary_nonce))
-                                 .bytes(nonce)
-                                 .u8(has_db ? 1 : 0)
-                                 .u16(has_db ? my_epoch : 0)
-                                 .u64(has_db ? my_seq : 0)
-                                 .take());
-  auto welcome = c->receive(std::chrono::seconds(30));
-  if (!welcome) throw wire::error("no answer to the login");
-  wire::reader r(welcome->payload);
-  if (welcome->kind == wire::type::error) throw wire::error("the primary refuses: " + r.str());
-  if (welcome->kind != wire::type::welcome) throw wire::error("expected a welcome");
-  if (!wire::same(r.bytes(32), wire::proof(options.secret, "primary", nonce))) {
+  msg::login login;
+  login.proof = wire::proof(options.secret, "mirror", primary_nonce);
+  login.nonce = nonce;
+  login.has_db = has_db;
+  login.epoch = has_db ? my_epoch : 0;
+  login.sequence = has_db ? my_seq : 0;
+  c->send(wire::type::login, msg::encode(login));
+  auto answer = c->receive(std::chrono::seconds(30));
+  if (!answer) throw wire::error("no answer to the login");
+  if (answer->kind == wire::type::error) {
+    throw wire::error("the primary refuses: " + msg::decode_text(answer->payload));
+  }
+  if (answer->kind != wire::type::welcome) throw wire::error("expected a welcome");
+  const auto welcome = msg::decode_welcome(answer->payload);
+  if (!wire::same(welcome.proof, wire::proof(options.secret, "primary", nonce))) {
     throw wire::error("the primary failed to prove the shared secret");
   }
-  const auto primary_epoch = r.u16();
-  const auto primary_seq = r.u64();
-  const auto plan = static_cast<wire::plan>(r.u8());
-  const auto fork = r.u64();
-  const auto why = r.str();
+  const auto primary_epoch = welcome.epoch;
+  const auto primary_seq = welcome.latest;
+  const auto plan = welcome.plan;
+  const auto fork = welcome.fork;
+  const auto& why = welcome.reason;
   {
     std::lock_guard lock(mutex);
     primary_sequence = primary_seq;
@@ -214,17 +210,10 @@ bool mirror::impl::session() {
 void mirror::impl::bootstrap(wire::connection& c) {
   auto f = c.receive(std::chrono::minutes(5));
   if (!f || f->kind != wire::type::checkpoint) throw wire::error("expected the checkpoint list");
-  wire::reader r(f->payload);
-  const std::string identity = r.str();
-  const std::uint64_t checkpoint_seq = r.u64();
-  std::vector<std::pair<std::string, std::uint64_t>> files(r.u32());
-  for (auto& [name, size] : files) {
-    name = r.str();
-    size = r.u64();
-    if (name.empty() || name.find('/') != std::string::npos || name.starts_with(".")) {
-      throw wire::error("bad file name in the checkpoint list");
-    }
-  }
+  const auto list = msg::decode_checkpoint_list(f->payload);
+  const std::string& identity = list.identity;
+  const std::uint64_t checkpoint_seq = list.sequence;
+  const auto& files = list.files;
 
   // Files kept from an interrupted bootstrap of the same primary database:
   // SST and blob files never change once written, so a complete one (its
@@ -266,10 +255,7 @@ void mirror::impl::bootstrap(wire::connection& c) {
     const auto name = e.path().filename().string();
     if (!name.starts_with(".") && !names.count(name)) fs::remove(e.path(), ec);
   }
-  wire::writer w;
-  w.u32(static_cast<std::uint32_t>(wanted.size()));
-  for (auto i : wanted) w.u32(i);
-  c.send(wire::type::want, w.take());
+  c.send(wire::type::want, msg::encode_want(wanted));
   {
     std::lock_guard lock(mutex);
     state = "bootstrap";
@@ -298,12 +284,15 @@ void mirror::impl::bootstrap(wire::connection& c) {
     if (stopping) throw wire::error("stopped");
     auto frame = c.receive(std::chrono::seconds(60));
     if (!frame) throw wire::error("the primary sent nothing for 60 s during the bootstrap");
-    wire::reader fr(frame->payload);
     if (frame->kind == wire::type::file_data) {
-      const auto index = fr.u32();
-      const auto offset = fr.u64();
-      const auto bytes = fr.rest();
+      const auto data = msg::decode_file_data(frame->payload);
+      const auto index = data.index;
+      const auto offset = data.offset;
+      const auto bytes = data.bytes;
       if (!wanted_set.count(index)) throw wire::error("file data for a file not asked for");
+      if (offset + bytes.size() > files[index].second) {
+        throw wire::error("file data beyond the announced size");
+      }
       if (index != current) {
         if (fd >= 0) throw wire::error("file data before the previous file ended");
         fd = ::open((dir / files[index].first).c_str(),
@@ -326,9 +315,11 @@ void mirror::impl::bootstrap(wire::connection& c) {
       std::lock_guard lock(mutex);
       boot_received += bytes.size();
     } else if (frame->kind == wire::type::file_end) {
-      const auto index = fr.u32();
-      const auto expected = fr.u32();
-      const auto& [name, size] = files.at(index);
+      const auto end = msg::decode_file_end(frame->payload);
+      const auto index = end.index;
+      const auto expected = end.crc;
+      if (index >= files.size()) throw wire::error("end of an unknown file");
+      const auto& [name, size] = files[index];
       if (index != current && !(files[index].second == 0 && wanted_set.count(index))) {
         throw wire::error("end of a file that was not being sent");
       }
@@ -354,7 +345,7 @@ void mirror::impl::bootstrap(wire::connection& c) {
     } else if (frame->kind == wire::type::checkpoint_end) {
       break;
     } else if (frame->kind == wire::type::error) {
-      throw wire::error("the primary: " + fr.str());
+      throw wire::error("the primary: " + msg::decode_text(frame->payload));
     } else {
       throw wire::error("unexpected message during the bootstrap");
     }
@@ -419,7 +410,8 @@ void mirror::impl::quarantine(std::uint64_t fork, std::uint16_t primary_epoch) {
         auto b = it->GetBatch();
         if (b.sequence + b.writeBatchPtr->Count() <= fork + 1) continue;
         if (!first_kept) first_kept = b.sequence;
-        const std::string payload = wire::writer().u64(b.sequence).bytes(b.writeBatchPtr->Data()).take();
+        const std::string payload =
+            msg::encode(msg::batch{b.sequence, b.writeBatchPtr->Data()});
         out << wire::encode_header(wire::type::batch, payload) << payload;
         ++batches;
       }
@@ -462,7 +454,7 @@ void mirror::impl::tail(wire::connection& c) {
   }
   spdlog::info("replication: following {}:{} from sequence {}", options.primary_host,
                options.primary_port, latest + 1);
-  c.send(wire::type::ack, wire::writer().u64(latest).take());
+  c.send(wire::type::ack, msg::encode_ack(latest));
   bool pending_ack = false;
   // Verifications in progress; joined before the database can be closed.
   struct joiner {
@@ -475,11 +467,11 @@ void mirror::impl::tail(wire::connection& c) {
   while (!stopping) {
     auto f = c.receive(k_primary_silence);
     if (!f) throw wire::error("nothing from the primary for 10 s");
-    wire::reader r(f->payload);
     switch (f->kind) {
       case wire::type::batch: {
-        const auto first = r.u64();
-        rocksdb::WriteBatch batch{std::string(r.rest())};
+        const auto m = msg::decode_batch(f->payload);
+        const auto first = m.first;
+        rocksdb::WriteBatch batch{std::string(m.data)};
         const std::uint64_t count = batch.Count();
         // Continuity on every batch (section 3): the mirror stays an exact
         // prefix of the primary's history.
@@ -511,19 +503,20 @@ void mirror::impl::tail(wire::connection& c) {
         break;
       }
       case wire::type::heartbeat: {
-        const auto seq = r.u64();
+        const auto seq = msg::decode_heartbeat(f->payload).sequence;
         std::lock_guard lock(mutex);
         primary_sequence = seq;
         pending_ack = true;
         break;
       }
       case wire::type::verify: {
-        const auto id = r.u64();
-        const auto at = r.u64();
+        const auto request = msg::decode_verify(f->payload);
+        const auto id = request.id;
+        const auto at = request.sequence;
         if (at != latest) {
           const auto answer = nlohmann::json{
               {"error", fmt::format("the mirror is at sequence {}, asked for {}", latest, at)}};
-          c.send(wire::type::digests, wire::writer().u64(id).bytes(answer.dump()).take());
+          c.send(wire::type::digests, msg::encode(msg::digests{id, answer.dump()}));
           break;
         }
         // The snapshot pins sequence `at`; the digests (every body read) are
@@ -535,7 +528,7 @@ void mirror::impl::tail(wire::connection& c) {
           const auto answer = d.ok() ? nlohmann::json(d.value())
                                      : nlohmann::json{{"error", d.error().to_string()}};
           try {
-            c.send(wire::type::digests, wire::writer().u64(id).bytes(answer.dump()).take());
+            c.send(wire::type::digests, msg::encode(msg::digests{id, answer.dump()}));
           } catch (const std::exception&) {
             // The connection is gone; the primary reports the verification failed.
           }
@@ -543,11 +536,11 @@ void mirror::impl::tail(wire::connection& c) {
         break;
       }
       case wire::type::resync:
-        spdlog::warn("replication: the primary: {}", r.str());
+        spdlog::warn("replication: the primary: {}", msg::decode_text(f->payload));
         force_bootstrap = true;
         return;
       case wire::type::error:
-        throw wire::error("the primary: " + r.str());
+        throw wire::error("the primary: " + msg::decode_text(f->payload));
       default:
         throw wire::error("unexpected message while following");
     }
@@ -555,7 +548,7 @@ void mirror::impl::tail(wire::connection& c) {
     // batches received together.
     if (pending_ack && !c.readable_now()) {
       if (auto s = db->db()->SyncWAL(); !s.ok()) throw wire::error("syncing the WAL: " + s.ToString());
-      c.send(wire::type::ack, wire::writer().u64(latest).take());
+      c.send(wire::type::ack, msg::encode_ack(latest));
       pending_ack = false;
     }
   }

@@ -24,6 +24,7 @@
 #include "packmail/replication/replication.h"
 #include "packmail/storage/crc32c.h"
 #include "packmail/storage/segment_replication.h"
+#include "messages.h"
 #include "rate_limiter.h"
 #include "stamp.h"
 #include "wire.h"
@@ -190,25 +191,17 @@ void primary::impl::close(const std::shared_ptr<link>& l, const std::string& why
 
 void primary::impl::serve(const std::shared_ptr<link>& l) {
   try {
-    const std::string nonce = wire::random_bytes(32);
-    l->conn->send(wire::type::hello,
-                  wire::writer().bytes(wire::k_magic).u16(wire::k_version).bytes(nonce).take());
-    auto login = l->conn->receive(k_login_timeout);
-    if (!login) throw wire::error("no login within 10 s");
-    if (login->kind != wire::type::login) throw wire::error("expected a login");
-    wire::reader r(login->payload);
-    const auto version = r.u16();
-    const auto mirror_proof = r.bytes(32);
-    const std::string mirror_nonce(r.bytes(32));
-    const bool has_db = r.u8() != 0;
-    const auto epoch = r.u16();
-    const auto seq = r.u64();
-    if (version != wire::k_version) {
-      throw wire::error(fmt::format("protocol version {} (this primary speaks {})", version,
-                                    wire::k_version));
-    }
-    if (!wire::same(mirror_proof, wire::proof(options.secret, "mirror", nonce))) {
-      l->conn->send(wire::type::error, wire::writer().str("authentication failed").take());
+    const std::string nonce = wire::random_bytes(msg::k_nonce_size);
+    l->conn->send(wire::type::hello, msg::encode(msg::hello{nonce}));
+    auto frame = l->conn->receive(k_login_timeout);
+    if (!frame) throw wire::error("no login within 10 s");
+    if (frame->kind != wire::type::login) throw wire::error("expected a login");
+    const auto login = msg::decode_login(frame->payload);
+    const bool has_db = login.has_db;
+    const auto epoch = login.epoch;
+    const auto seq = login.sequence;
+    if (!wire::same(login.proof, wire::proof(options.secret, "mirror", nonce))) {
+      l->conn->send(wire::type::error, msg::encode_text("authentication failed"));
       throw wire::error("authentication failed (wrong shared secret)");
     }
     auto history = storage::segment_db::read_epochs(db);
@@ -225,28 +218,27 @@ void primary::impl::serve(const std::shared_ptr<link>& l) {
           "the mirror is at epoch {}, newer than this primary's {}: it was promoted; not "
           "following an older primary",
           epoch, history.value().current);
-      l->conn->send(wire::type::error, wire::writer().str(m).take());
+      l->conn->send(wire::type::error, msg::encode_text(m));
       throw wire::error(m);
     } else if (epoch == history.value().current && seq > latest) {
       const std::string m = fmt::format(
           "the mirror is at sequence {}, ahead of this primary ({}) in the same epoch {}",
           seq, latest, epoch);
-      l->conn->send(wire::type::error, wire::writer().str(m).take());
+      l->conn->send(wire::type::error, msg::encode_text(m));
       throw wire::error(m);
     } else if (seq > (fork = history.value().fork_point(epoch))) {
       plan = wire::plan::diverged;
       why = fmt::format("its history forked after sequence {} (epoch {} ended there)", fork,
                         epoch);
     }
-    l->conn->send(wire::type::welcome, wire::writer()
-                                           .bytes(wire::proof(options.secret, "primary",
-                                                              mirror_nonce))
-                                           .u16(history.value().current)
-                                           .u64(latest)
-                                           .u8(static_cast<std::uint8_t>(plan))
-                                           .u64(plan == wire::plan::diverged ? fork : 0)
-                                           .str(why)
-                                           .take());
+    msg::welcome welcome;
+    welcome.proof = wire::proof(options.secret, "primary", login.nonce);
+    welcome.epoch = history.value().current;
+    welcome.latest = latest;
+    welcome.plan = plan;
+    welcome.fork = plan == wire::plan::diverged ? fork : 0;
+    welcome.reason = why;
+    l->conn->send(wire::type::welcome, msg::encode(welcome));
     {
       std::lock_guard lock(mutex);
       l->epoch = epoch;
@@ -298,31 +290,22 @@ void primary::impl::bootstrap(const std::shared_ptr<link>& l) {
   if (s.ok()) s = cp->CreateCheckpoint(dir.path.string(), 0, &seq);
   if (!s.ok()) throw wire::error("creating a checkpoint: " + s.ToString());
 
-  std::vector<std::pair<std::string, std::uint64_t>> files;
+  msg::checkpoint_list list;
   for (const auto& entry : fs::directory_iterator(dir.path)) {
-    if (entry.is_regular_file()) files.emplace_back(entry.path().filename(), entry.file_size());
+    if (entry.is_regular_file()) {
+      list.files.emplace_back(entry.path().filename(), entry.file_size());
+    }
   }
-  std::sort(files.begin(), files.end());
-  std::string identity;
-  (void)db.db->GetDbIdentity(identity);
-  wire::writer w;
-  w.str(identity).u64(seq).u32(static_cast<std::uint32_t>(files.size()));
-  std::uint64_t total = 0;
-  for (const auto& [name, size] : files) {
-    w.str(name).u64(size);
-    total += size;
-  }
-  l->conn->send(wire::type::checkpoint, w.take());
+  std::sort(list.files.begin(), list.files.end());
+  (void)db.db->GetDbIdentity(list.identity);
+  list.sequence = seq;
+  const auto& files = list.files;
+  l->conn->send(wire::type::checkpoint, msg::encode(list));
   auto want = l->conn->receive(std::chrono::seconds(60));
   if (!want || want->kind != wire::type::want) throw wire::error("expected the wanted files");
-  wire::reader wr(want->payload);
-  std::vector<std::uint32_t> wanted(wr.u32());
+  const std::vector<std::uint32_t> wanted = msg::decode_want(want->payload, files.size());
   std::uint64_t wanted_bytes = 0;
-  for (auto& i : wanted) {
-    i = wr.u32();
-    if (i >= files.size()) throw wire::error("wanted file index out of range");
-    wanted_bytes += files[i].second;
-  }
+  for (auto i : wanted) wanted_bytes += files[i].second;
   {
     std::lock_guard lock(mutex);
     l->boot_total = wanted_bytes;
@@ -359,13 +342,13 @@ void primary::impl::bootstrap(const std::shared_ptr<link>& l) {
       limiter.acquire(static_cast<std::uint64_t>(n));
       std::string_view chunk(buf.data(), static_cast<std::size_t>(n));
       crc = storage::crc32c_extend(crc, chunk);
-      l->conn->send(wire::type::file_data, wire::writer().u32(i).u64(offset).bytes(chunk).take());
+      l->conn->send(wire::type::file_data, msg::encode(msg::file_data{i, offset, chunk}));
       ::posix_fadvise(fd, static_cast<off_t>(offset), n, POSIX_FADV_DONTNEED);
       offset += static_cast<std::uint64_t>(n);
       std::lock_guard lock(mutex);
       l->boot_sent += static_cast<std::uint64_t>(n);
     }
-    l->conn->send(wire::type::file_end, wire::writer().u32(i).u32(crc).take());
+    l->conn->send(wire::type::file_end, msg::encode(msg::file_end{i, crc}));
   }
   l->conn->send(wire::type::checkpoint_end, {});
   // The mirror closes after it has installed the files.
@@ -394,7 +377,7 @@ void primary::impl::tail(const std::shared_ptr<link>& l, std::uint64_t next) {
     l->verify_sent = true;
     const auto id = l->verify_id, at = l->verify_seq;
     lock.unlock();
-    l->conn->send(wire::type::verify, wire::writer().u64(id).u64(at).take());
+    l->conn->send(wire::type::verify, msg::encode(msg::verify{id, at}));
     return true;
   };
   std::unique_ptr<rocksdb::TransactionLogIterator> it;
@@ -425,7 +408,7 @@ void primary::impl::tail(const std::shared_ptr<link>& l, std::uint64_t next) {
             "the WAL no longer holds sequence {} (purged from the archive); bootstrapping again",
             next);
         spdlog::warn("replication: mirror {}: {}", l->peer, why);
-        l->conn->send(wire::type::resync, wire::writer().str(why).take());
+        l->conn->send(wire::type::resync, msg::encode_text(why));
         (void)l->conn->receive(std::chrono::seconds(30));
         return;
       }
@@ -446,12 +429,12 @@ void primary::impl::tail(const std::shared_ptr<link>& l, std::uint64_t next) {
             "archive); bootstrapping again",
             first, next);
         spdlog::warn("replication: mirror {}: {}", l->peer, why);
-        l->conn->send(wire::type::resync, wire::writer().str(why).take());
+        l->conn->send(wire::type::resync, msg::encode_text(why));
         (void)l->conn->receive(std::chrono::seconds(30));
         return;
       }
       const auto& data = batch.writeBatchPtr->Data();
-      l->conn->send(wire::type::batch, wire::writer().u64(first).bytes(data).take());
+      l->conn->send(wire::type::batch, msg::encode(msg::batch{first, data}));
       const auto stamp = read_stamp(*batch.writeBatchPtr);
       {
         std::lock_guard lock(mutex);
@@ -473,7 +456,7 @@ void primary::impl::tail(const std::shared_ptr<link>& l, std::uint64_t next) {
     if (clock::now() - last_heartbeat >= k_heartbeat_interval) {
       lock.unlock();
       l->conn->send(wire::type::heartbeat,
-                    wire::writer().u64(db.db->GetLatestSequenceNumber()).u64(now_ms()).take());
+                    msg::encode(msg::heartbeat{db.db->GetLatestSequenceNumber(), now_ms()}));
       last_heartbeat = clock::now();
       continue;
     }
@@ -491,10 +474,14 @@ void primary::impl::read_acks(const std::shared_ptr<link>& l) {
     while (!stopping && !l->closed) {
       auto f = l->conn->receive(std::chrono::milliseconds(500));
       if (!f) continue;
-      wire::reader r(f->payload);
       if (f->kind == wire::type::ack) {
-        const std::uint64_t seq = r.u64();
+        const std::uint64_t seq = msg::decode_ack(f->payload);
         std::lock_guard lock(mutex);
+        // A mirror cannot have applied what was never sent to it.
+        if (seq > l->sent_seq) {
+          throw wire::error(fmt::format("acknowledged sequence {} beyond the {} sent", seq,
+                                        l->sent_seq));
+        }
         l->last_ack = clock::now();
         l->acked_seq = std::max(l->acked_seq, seq);
         while (!l->unacked.empty() && l->unacked.front().last_seq <= l->acked_seq) {
@@ -506,13 +493,12 @@ void primary::impl::read_acks(const std::shared_ptr<link>& l) {
         }
         changed.notify_all();
       } else if (f->kind == wire::type::digests) {
-        const auto id = r.u64();
-        std::string answer(r.rest());
+        const auto answer = msg::decode_digests(f->payload);
         std::lock_guard lock(mutex);
-        if (id == l->verify_id) l->verify_answer = std::move(answer);
+        if (answer.id == l->verify_id) l->verify_answer = std::string(answer.json);
         changed.notify_all();
       } else if (f->kind == wire::type::error) {
-        throw wire::error("the mirror reports: " + r.str());
+        throw wire::error("the mirror reports: " + msg::decode_text(f->payload));
       } else {
         throw wire::error("unexpected message from the mirror");
       }

@@ -146,35 +146,17 @@ void connection::send(type kind, std::string_view payload) {
   }
 }
 
-void connection::fill(std::size_t need, std::chrono::milliseconds timeout, bool frame_started) {
-  if (in_pos_ > 0 && (in_pos_ == in_.size() || in_pos_ > (1u << 20))) {
-    in_.erase(0, in_pos_);
-    in_pos_ = 0;
+void frame_parser::feed(std::string_view bytes) {
+  if (pos_ > 0 && (pos_ == in_.size() || pos_ > (1u << 20))) {
+    in_.erase(0, pos_);
+    pos_ = 0;
   }
-  while (in_.size() - in_pos_ < need) {
-    pollfd p{fd_, POLLIN, 0};
-    int rc = ::poll(&p, 1, static_cast<int>(timeout.count()));
-    if (rc < 0 && errno == EINTR) continue;
-    if (rc == 0) {
-      if (!frame_started && in_.size() == in_pos_) throw std::out_of_range("idle");
-      throw error("timed out inside a frame");
-    }
-    char buf[64 * 1024];
-    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw error(errno_text("recv"));
-    if (n == 0) throw error("connection closed by the peer");
-    in_.append(buf, static_cast<std::size_t>(n));
-  }
+  in_.append(bytes);
 }
 
-std::optional<frame> connection::receive(std::chrono::milliseconds timeout) {
-  try {
-    fill(k_header_size, timeout, false);
-  } catch (const std::out_of_range&) {
-    return std::nullopt;
-  }
-  std::string_view header(in_.data() + in_pos_, k_header_size);
+std::optional<frame> frame_parser::next() {
+  if (buffered() < k_header_size) return std::nullopt;
+  const std::string_view header(in_.data() + pos_, k_header_size);
   reader r(header);
   const std::uint32_t length = r.u32();
   const auto kind = static_cast<type>(r.u8());
@@ -183,18 +165,37 @@ std::optional<frame> connection::receive(std::chrono::milliseconds timeout) {
     throw error("frame header checksum mismatch (corrupted in transit)");
   }
   if (length > k_max_payload) throw error(fmt::format("frame length {} is too large", length));
-  fill(k_header_size + length, timeout, true);
-  std::string_view payload(in_.data() + in_pos_ + k_header_size, length);
+  if (buffered() < k_header_size + length) return std::nullopt;
+  const std::string_view payload(in_.data() + pos_ + k_header_size, length);
   if (storage::crc32c(payload) != payload_crc) {
     throw error("frame checksum mismatch (corrupted in transit)");
   }
   frame f{kind, std::string(payload)};
-  in_pos_ += k_header_size + length;
+  pos_ += k_header_size + length;
   return f;
 }
 
+std::optional<frame> connection::receive(std::chrono::milliseconds timeout) {
+  for (;;) {
+    if (auto f = parser_.next()) return f;
+    pollfd p{fd_, POLLIN, 0};
+    int rc = ::poll(&p, 1, static_cast<int>(timeout.count()));
+    if (rc < 0 && errno == EINTR) continue;
+    if (rc == 0) {
+      if (parser_.buffered() == 0) return std::nullopt;
+      throw error("timed out inside a frame");
+    }
+    char buf[64 * 1024];
+    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw error(errno_text("recv"));
+    if (n == 0) throw error("connection closed by the peer");
+    parser_.feed(std::string_view(buf, static_cast<std::size_t>(n)));
+  }
+}
+
 bool connection::readable_now() {
-  if (in_.size() > in_pos_) return true;
+  if (parser_.buffered() > 0) return true;
   int n = 0;
   return ::ioctl(fd_, FIONREAD, &n) == 0 && n > 0;
 }

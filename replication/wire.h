@@ -87,6 +87,22 @@ class reader {
 // Header of a frame: length, type, the payload's crc32c, the header's crc32c.
 std::string encode_header(type kind, std::string_view payload);
 
+// Splits received bytes into frames and checks both checksums; no I/O.
+class frame_parser {
+ public:
+  void feed(std::string_view bytes);
+  // The next complete frame, or nullopt until more bytes arrive. Throws
+  // wire::error on a damaged header or payload or an oversized length (the
+  // header is checked as soon as it is complete).
+  std::optional<frame> next();
+  // Bytes received and not yet returned in a frame.
+  std::size_t buffered() const { return in_.size() - pos_; }
+
+ private:
+  std::string in_;
+  std::size_t pos_ = 0;
+};
+
 // A connected TCP socket; closes it on destruction.
 class connection {
  public:
@@ -113,10 +129,8 @@ class connection {
   std::string peer() const;
 
  private:
-  void fill(std::size_t need, std::chrono::milliseconds timeout, bool frame_started);
   int fd_ = -1;
-  std::string in_;
-  std::size_t in_pos_ = 0;
+  frame_parser parser_;
   std::mutex send_mutex_;
 };
 
