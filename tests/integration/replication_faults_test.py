@@ -8,6 +8,7 @@ nothing."""
 
 import json
 import os
+import re
 import shutil
 import smtplib
 import socket
@@ -372,6 +373,65 @@ def test_corrupted_frames_are_detected_and_retried(args, tmp):
             proxy.close()
 
 
+class NthChunkProxy(CorruptingProxy):
+    """Damages the n-th FILE_DATA frame of the first bootstrap only."""
+
+    def __init__(self, upstream, n):
+        self.n = n
+        self.chunks = 0
+        super().__init__(upstream)
+
+    def _corrupt(self, conn, kind, length):
+        with self.lock:
+            if kind == FILE_DATA and "file_data" not in self.damaged:
+                self.chunks += 1
+                if self.chunks == self.n:
+                    self.damaged["file_data"] = {"conn": conn}
+                    return length - 1
+        return None
+
+
+def test_interrupted_bootstrap_resumes_file_by_file(args, tmp):
+    servers = []
+    proxy = None
+    try:
+        primary, repl_port, extra = start_primary(args, tmp, mode="async")
+        servers.append(primary)
+        deliver(primary, 150, "one")
+        primary = restart(primary, extra)  # flushes: SST files for every column family
+        servers.append(primary)
+        deliver(primary, 150, "two")
+        primary = restart(primary, extra)
+        servers.append(primary)
+        files = sorted(os.listdir(os.path.join(primary.data_dir, "shards", "default")))
+        ssts = [f for f in files if f.endswith(".sst")]
+        check(len(ssts) >= 8, "expected several SST files, found %r" % files)
+        # The checkpoint lists files by name, SST files first: damage a chunk
+        # after several of them are complete.
+        proxy = NthChunkProxy(repl_port, 6)
+        mirror = start_mirror(mirror_server(args, tmp, proxy.port, secret_from=primary))
+        servers.append(mirror)
+        wait_for(lambda: proxy.damaged_on("file_data"), "the damaged chunk to pass")
+        m, p = wait_caught_up(args, primary, mirror)
+        log = mirror.log_text()
+        check(MISMATCH in log, "the damaged chunk went unnoticed")
+        attempts = re.findall(r"receiving (\d+) \((\d+) MiB\), (\d+) kept from an earlier "
+                              r"attempt", log)
+        check(len(attempts) >= 2, "expected two bootstrap attempts: %r" % attempts)
+        first, second = attempts[0], attempts[-1]
+        check(int(first[2]) == 0 and int(second[2]) >= 5 and
+              int(second[0]) + int(second[2]) == int(first[0]),
+              "the second attempt did not keep the complete files: %r" % attempts)
+        result = verify_equal(args, primary)
+        print("  first attempt: %s files; after the damaged chunk: %s sent again, %s kept; "
+              "digests equal for %d mailboxes" % (first[0], second[0], second[2],
+                                                  result["mailboxes"]))
+    finally:
+        kill_all(servers)
+        if proxy:
+            proxy.close()
+
+
 def archived_wals(srv):
     archive = os.path.join(srv.data_dir, "shards", "default", "archive")
     return sorted(os.listdir(archive)) if os.path.isdir(archive) else []
@@ -469,5 +529,6 @@ def test_wrong_secret_is_refused(args, tmp):
 
 if __name__ == "__main__":
     run_tests([test_corrupted_frames_are_detected_and_retried,
+               test_interrupted_bootstrap_resumes_file_by_file,
                test_mirror_behind_wal_retention_bootstraps_again,
                test_wrong_secret_is_refused])
