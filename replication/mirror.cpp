@@ -35,12 +35,6 @@ using storage::status;
 constexpr auto k_primary_silence = std::chrono::seconds(10);
 constexpr auto k_max_backoff = std::chrono::seconds(5);
 
-std::uint64_t now_ms() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
-}
-
 std::string utc_stamp() {
   std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -585,7 +579,7 @@ nlohmann::json mirror::status() const {
       {"lag",
        {{"sequences", behind},
         {"seconds", behind && impl_->applied_commit_ms
-                        ? static_cast<double>(now_ms() - std::min(now_ms(), impl_->applied_commit_ms)) / 1000.0
+                        ? static_cast<double>(unix_ms() - std::min(unix_ms(), impl_->applied_commit_ms)) / 1000.0
                         : 0.0}}}};
   if (!impl_->last_error.empty()) j["last_error"] = impl_->last_error;
   if (impl_->state == "bootstrap") {

@@ -44,12 +44,6 @@ constexpr auto k_heartbeat_interval = std::chrono::milliseconds(500);
 constexpr auto k_ack_timeout = std::chrono::seconds(10);
 constexpr std::size_t k_chunk = 1 << 20;
 
-std::uint64_t now_ms() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
-}
-
 struct sent_batch {
   std::uint64_t last_seq;
   std::uint64_t bytes;
@@ -439,7 +433,7 @@ void primary::impl::tail(const std::shared_ptr<link>& l, std::uint64_t next) {
       {
         std::lock_guard lock(mutex);
         l->sent_seq = last;
-        l->unacked.push_back({last, data.size(), stamp ? stamp->commit_ms : now_ms()});
+        l->unacked.push_back({last, data.size(), stamp ? stamp->commit_ms : unix_ms()});
       }
       next = last + 1;
       it->Next();
@@ -456,7 +450,7 @@ void primary::impl::tail(const std::shared_ptr<link>& l, std::uint64_t next) {
     if (clock::now() - last_heartbeat >= k_heartbeat_interval) {
       lock.unlock();
       l->conn->send(wire::type::heartbeat,
-                    msg::encode(msg::heartbeat{db.db->GetLatestSequenceNumber(), now_ms()}));
+                    msg::encode(msg::heartbeat{db.db->GetLatestSequenceNumber(), unix_ms()}));
       last_heartbeat = clock::now();
       continue;
     }
@@ -520,7 +514,7 @@ nlohmann::json primary::impl::link_status(const link& l) const {
   const double seconds =
       l.unacked.empty()
           ? 0.0
-          : static_cast<double>(now_ms() - std::min(now_ms(), l.unacked.front().commit_ms)) /
+          : static_cast<double>(unix_ms() - std::min(unix_ms(), l.unacked.front().commit_ms)) /
                 1000.0;
   j["lag"] = {{"sequences", latest > l.acked_seq ? latest - l.acked_seq : 0},
               {"batches", l.unacked.size()},

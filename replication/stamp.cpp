@@ -1,5 +1,7 @@
 #include "stamp.h"
 
+#include <chrono>
+
 namespace packmail::replication {
 namespace {
 
@@ -38,6 +40,12 @@ class stamp_reader : public rocksdb::WriteBatch::Handler {
 };
 
 }  // namespace
+
+std::uint64_t unix_ms() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
 
 std::optional<stamp> read_stamp(const rocksdb::WriteBatch& batch) {
   stamp_reader r;

@@ -14,6 +14,9 @@ struct stamp {
   std::uint64_t commit_ms = 0;
 };
 
+// The wall clock in milliseconds since the Unix epoch (what stamps hold).
+std::uint64_t unix_ms();
+
 // The batch's last stamp, if any.
 std::optional<stamp> read_stamp(const rocksdb::WriteBatch& batch);
 

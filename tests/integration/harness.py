@@ -16,6 +16,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import urllib.error
@@ -313,3 +314,83 @@ def imap_messages(srv, user="alice", password="s3cret", mailbox="INBOX"):
             imap.logout()
         except (imaplib.IMAP4.error, OSError):
             pass
+
+
+# --- A TCP relay between a client under test and a server ---
+
+
+class Proxy:
+    """Listens on a free loopback port and relays each connection to
+    127.0.0.1:target. Subclasses shape the relay by overriding relay(); the
+    default copies both ways unchanged. close() ends everything."""
+
+    def __init__(self, target):
+        self.target = target
+        self.lock = threading.Lock()
+        self.connections = 0
+        self.stopping = False
+        self.sockets = []
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(8)
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stopping:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target), timeout=5)
+                upstream.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.connections += 1
+                conn = self.connections
+                self.sockets += [client, upstream]
+            self.relay(client, upstream, conn)
+
+    def relay(self, client, upstream, conn):
+        """Starts the threads that carry connection number conn."""
+        for src, dst in ((client, upstream), (upstream, client)):
+            threading.Thread(target=self.pump, args=(src, dst), daemon=True).start()
+
+    @staticmethod
+    def pump(src, dst, transform=lambda data: data, on_end=lambda gone: None):
+        """Copies src to dst (through transform) until either end goes away,
+        calls on_end("source" or "sink": the end that went), then shuts both
+        down."""
+        gone = None
+        while gone is None:
+            try:
+                data = src.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                gone = "source"
+                break
+            try:
+                dst.sendall(transform(data))
+            except OSError:
+                gone = "sink"
+        on_end(gone)
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.stopping = True
+        self.listener.close()
+        with self.lock:
+            for s in self.sockets:
+                try:
+                    s.close()
+                except OSError:
+                    pass

@@ -11,14 +11,13 @@ import os
 import re
 import shutil
 import smtplib
-import socket
 import struct
 import subprocess
 import threading
 import time
 
-from harness import (DEADLINE, LMTP_DOMAIN, Server, add_user, can_connect, check, free_port,
-                     run_tests, server_with_users, wait_for)
+from harness import (DEADLINE, LMTP_DOMAIN, Proxy, Server, add_user, can_connect, check,
+                     free_port, run_tests, server_with_users, wait_for)
 
 OFF = ["--imaps", "off", "--pop3", "off", "--pop3s", "off", "--lmtp-socket", "off"]
 MISMATCH = "frame checksum mismatch (corrupted in transit)"
@@ -184,55 +183,28 @@ class FrameStream:
         return bytes(out)
 
 
-class CorruptingProxy:
-    """Listens on a free port and relays every connection to 127.0.0.1:upstream.
+class CorruptingProxy(Proxy):
+    """Relays mirror connections to the primary's replication port.
     Primary->mirror: flips one payload byte of the first FILE_DATA frame of at
     least 4 KB, and of the 3rd BATCH frame; each once, whatever the
     connection. Records per connection the frames seen and the mirror's ACKs."""
 
     def __init__(self, upstream):
-        self.upstream = upstream
-        self.port = free_port()
-        self.lock = threading.Lock()
-        self.connections = 0
         self.batches = 0
         self.damaged = {}  # "file_data"/"batch" -> {"conn": n, "first_seq": s}
         self.acks = {}  # conn -> [acknowledged sequence, ...]
         self.closed_first = {}  # conn -> "mirror" or "primary": the end that went away
-        self.stopping = False
-        self.sockets = []
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", self.port))
-        self.listener.listen(8)
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
+        super().__init__(upstream)
 
-    def _accept(self):
-        while not self.stopping:
-            try:
-                mirror, _ = self.listener.accept()
-            except OSError:
-                return
-            try:
-                primary = socket.create_connection(("127.0.0.1", self.upstream), timeout=5)
-                primary.settimeout(None)
-            except OSError:
-                mirror.close()
-                continue
-            with self.lock:
-                self.connections += 1
-                conn = self.connections
-                self.sockets += [mirror, primary]
-            down = FrameStream(corrupt=lambda kind, length, c=conn: self._corrupt(c, kind, length),
-                               on_frame=lambda kind, length, prefix, c=conn:
-                               self._down_frame(c, kind, prefix))
-            up = FrameStream(on_frame=lambda kind, length, prefix, c=conn:
-                             self._up_frame(c, kind, prefix))
+    def relay(self, mirror, primary, conn):
+        down = FrameStream(corrupt=lambda kind, length: self._corrupt(conn, kind, length),
+                           on_frame=lambda kind, length, prefix: self._down_frame(conn, kind,
+                                                                                  prefix))
+        up = FrameStream(on_frame=lambda kind, length, prefix: self._up_frame(conn, kind, prefix))
+        for src, dst, stream, names in ((primary, mirror, down, ("primary", "mirror")),
+                                        (mirror, primary, up, ("mirror", "primary"))):
             threading.Thread(target=self._pump, daemon=True,
-                             args=(primary, mirror, down, conn, "primary", "mirror")).start()
-            threading.Thread(target=self._pump, daemon=True,
-                             args=(mirror, primary, up, conn, "mirror", "primary")).start()
+                             args=(src, dst, stream, conn, names)).start()
 
     def _corrupt(self, conn, kind, length):
         with self.lock:
@@ -259,30 +231,13 @@ class CorruptingProxy:
             with self.lock:
                 self.acks.setdefault(conn, []).append(struct.unpack(">Q", prefix[:8])[0])
 
-    def _pump(self, src, dst, stream, conn, src_name, dst_name):
-        """Relays src to dst until either end goes away; the first pump to
-        see that records which end it was (the other pump only sees the
-        shutdown that follows)."""
-        gone = None
-        while gone is None:
-            try:
-                data = src.recv(65536)
-            except OSError:
-                data = b""
-            if not data:
-                gone = src_name
-                break
-            try:
-                dst.sendall(stream.feed(data))
-            except OSError:
-                gone = dst_name
-        with self.lock:
-            self.closed_first.setdefault(conn, gone)
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+    def _pump(self, src, dst, stream, conn, names):
+        """The first pump to see its connection end records which end it was
+        (the other pump only sees the shutdown that follows)."""
+        def ended(gone):
+            with self.lock:
+                self.closed_first.setdefault(conn, names[0] if gone == "source" else names[1])
+        self.pump(src, dst, stream.feed, ended)
 
     def closed_by_mirror(self, conn):
         with self.lock:
@@ -291,16 +246,6 @@ class CorruptingProxy:
     def damaged_on(self, what):
         with self.lock:
             return dict(self.damaged[what]) if what in self.damaged else None
-
-    def close(self):
-        self.stopping = True
-        self.listener.close()
-        with self.lock:
-            for s in self.sockets:
-                try:
-                    s.close()
-                except OSError:
-                    pass
 
 
 # --- tests ---

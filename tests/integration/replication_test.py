@@ -18,8 +18,8 @@ import subprocess
 import threading
 import time
 
-from harness import (DEADLINE, Server, add_user, can_connect, check, free_port, run_tests,
-                     wait_for)
+from harness import (DEADLINE, Proxy, Server, add_user, can_connect, check, free_port,
+                     run_tests, wait_for)
 
 PASSWORD = "s3cret"
 OFF = ["--imaps", "off", "--pop3", "off", "--pop3s", "off", "--lmtp-socket", "off"]
@@ -86,66 +86,47 @@ class Node:
         return imap
 
 
-class DelayProxy:
-    """Forwards TCP connections to 127.0.0.1:target, holding the target's bytes
-    back for `delay` seconds (a mirror far away): a write the primary
-    acknowledged before the mirror had it is then lost in a failover."""
+class DelayProxy(Proxy):
+    """Holds the target's bytes back for `delay` seconds (a mirror far away):
+    a write the primary acknowledged before the mirror had it is then lost in
+    a failover."""
 
     def __init__(self, target, delay):
-        self.target = target
         self.delay = delay
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(8)
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self.accept, daemon=True).start()
+        super().__init__(target)
 
-    def accept(self):
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(("127.0.0.1", self.target), timeout=5)
-            except OSError:
-                client.close()
-                continue
-            upstream.settimeout(None)
-            threading.Thread(target=self.pump, args=(client, upstream, 0), daemon=True).start()
-            threading.Thread(target=self.pump, args=(upstream, client, self.delay),
-                             daemon=True).start()
-
-    @staticmethod
-    def pump(source, sink, delay):
+    def relay(self, client, upstream, conn):
+        threading.Thread(target=self.pump, args=(client, upstream), daemon=True).start()
         chunks = queue.Queue()
+
+        def receive():
+            while True:
+                try:
+                    data = upstream.recv(65536)
+                except OSError:
+                    data = b""
+                chunks.put((time.monotonic() + self.delay, data))
+                if not data:
+                    return
 
         def send():
             while True:
                 due, data = chunks.get()
-                if data is None:
-                    break
                 time.sleep(max(0.0, due - time.monotonic()))
                 try:
-                    sink.sendall(data)
+                    if not data:
+                        raise OSError("closed")
+                    client.sendall(data)
                 except OSError:
-                    break
-            for s in (source, sink):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+                    for s in (client, upstream):
+                        try:
+                            s.shutdown(socket.SHUT_RDWR)
+                        except OSError:
+                            pass
+                    return
 
-        sender = threading.Thread(target=send, daemon=True)
-        sender.start()
-        while True:
-            try:
-                data = source.recv(65536)
-            except OSError:
-                data = b""
-            chunks.put((time.monotonic() + delay, data or None))
-            if not data:
-                return
+        threading.Thread(target=receive, daemon=True).start()
+        threading.Thread(target=send, daemon=True).start()
 
 
 def wait_in_sync(primary, mirror, deadline=60):
