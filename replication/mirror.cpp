@@ -64,6 +64,7 @@ struct mirror::impl {
   std::atomic<bool> stopping{false};
   std::unique_ptr<sdb::database> db;  // used by the thread only (promote joins it first)
   bool force_bootstrap = false;       // the primary asked for one (WAL purged)
+  bool followed = false;              // this session applied or acknowledged something
 
   mutable std::mutex mutex;
   std::condition_variable wake;
@@ -109,10 +110,9 @@ void mirror::impl::run() {
   std::string logged;
   while (!stopping) {
     bool again = false;
+    followed = false;
     try {
       again = session();
-      backoff = std::chrono::milliseconds(200);
-      logged.clear();  // the same error after a good session is news again
     } catch (const std::exception& e) {
       std::lock_guard lock(mutex);
       state = "disconnected";
@@ -126,6 +126,12 @@ void mirror::impl::run() {
     {
       std::lock_guard lock(mutex);
       conn.reset();
+    }
+    // A session that bootstrapped or followed the primary was good, however
+    // it ended: the next failure is news again, and is retried quickly.
+    if (again || followed) {
+      backoff = std::chrono::milliseconds(200);
+      logged.clear();
     }
     if (again || stopping) continue;
     std::unique_lock lock(mutex);
@@ -449,6 +455,7 @@ void mirror::impl::tail(wire::connection& c) {
   spdlog::info("replication: following {}:{} from sequence {}", options.primary_host,
                options.primary_port, latest + 1);
   c.send(wire::type::ack, msg::encode_ack(latest));
+  followed = true;
   bool pending_ack = false;
   // Verifications in progress; joined before the database can be closed.
   struct joiner {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -43,6 +44,39 @@ constexpr auto k_heartbeat_interval = std::chrono::milliseconds(500);
 // is dropped.
 constexpr auto k_ack_timeout = std::chrono::seconds(10);
 constexpr std::size_t k_chunk = 1 << 20;
+
+// Which pages of [offset, offset + length) of fd are in the page cache now
+// (one entry per page, bit 0 set if cached); empty if that cannot be told.
+// offset must be page-aligned (chunks are 1 MiB apart).
+std::vector<unsigned char> cached_pages(int fd, std::uint64_t offset, std::uint64_t length) {
+  if (length == 0) return {};
+  const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  void* map = ::mmap(nullptr, length, PROT_READ, MAP_SHARED, fd, static_cast<off_t>(offset));
+  if (map == MAP_FAILED) return {};
+  std::vector<unsigned char> pages((length + page - 1) / page);
+  if (::mincore(map, length, pages.data()) != 0) pages.clear();
+  ::munmap(map, length);
+  return pages;
+}
+
+// Drops from the page cache the pages of [offset, offset + length) that were
+// not cached before the read (cached: from cached_pages; empty: keep all).
+void drop_pages_read(int fd, std::uint64_t offset, std::uint64_t length,
+                     const std::vector<unsigned char>& cached) {
+  const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  const std::uint64_t pages = std::min<std::uint64_t>(cached.size(), (length + page - 1) / page);
+  for (std::uint64_t first = 0; first < pages;) {
+    if (cached[first] & 1) {
+      ++first;
+      continue;
+    }
+    std::uint64_t end = first;
+    while (end < pages && !(cached[end] & 1)) ++end;
+    ::posix_fadvise(fd, static_cast<off_t>(offset + first * page),
+                    static_cast<off_t>((end - first) * page), POSIX_FADV_DONTNEED);
+    first = end;
+  }
+}
 
 struct sent_batch {
   std::uint64_t last_seq;
@@ -323,13 +357,17 @@ void primary::impl::bootstrap(const std::shared_ptr<link>& l) {
       int fd;
       ~closer() { ::close(fd); }
     } c{fd};
-    // Sequential read-ahead, and the pages dropped after sending: a bulk
-    // transfer must not push the IMAP working set out of the page cache.
     ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     std::uint32_t crc = 0;
     std::uint64_t offset = 0;
+    const std::uint64_t size = files[i].second;
     for (;;) {
       if (stopping || l->closed) throw wire::error("stopped");
+      // The checkpoint's SST and blob files are hard links to the live
+      // store's: pages the store had cached stay, only the ones this read
+      // brings in are dropped after sending, so the transfer neither evicts
+      // nor displaces the IMAP working set.
+      const auto cached = cached_pages(fd, offset, std::min<std::uint64_t>(k_chunk, size - std::min(size, offset)));
       ssize_t n = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(offset));
       if (n < 0) throw wire::error(fmt::format("{}: {}", path.string(), std::strerror(errno)));
       if (n == 0) break;
@@ -337,7 +375,7 @@ void primary::impl::bootstrap(const std::shared_ptr<link>& l) {
       std::string_view chunk(buf.data(), static_cast<std::size_t>(n));
       crc = storage::crc32c_extend(crc, chunk);
       l->conn->send(wire::type::file_data, msg::encode(msg::file_data{i, offset, chunk}));
-      ::posix_fadvise(fd, static_cast<off_t>(offset), n, POSIX_FADV_DONTNEED);
+      drop_pages_read(fd, offset, static_cast<std::uint64_t>(n), cached);
       offset += static_cast<std::uint64_t>(n);
       std::lock_guard lock(mutex);
       l->boot_sent += static_cast<std::uint64_t>(n);
@@ -428,13 +466,14 @@ void primary::impl::tail(const std::shared_ptr<link>& l, std::uint64_t next) {
         return;
       }
       const auto& data = batch.writeBatchPtr->Data();
-      l->conn->send(wire::type::batch, msg::encode(msg::batch{first, data}));
       const auto stamp = read_stamp(*batch.writeBatchPtr);
       {
+        // Recorded before the send: the mirror may acknowledge it at once.
         std::lock_guard lock(mutex);
         l->sent_seq = last;
         l->unacked.push_back({last, data.size(), stamp ? stamp->commit_ms : unix_ms()});
       }
+      l->conn->send(wire::type::batch, msg::encode(msg::batch{first, data}));
       next = last + 1;
       it->Next();
     }

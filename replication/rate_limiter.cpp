@@ -9,10 +9,11 @@ namespace packmail::replication {
 namespace {
 
 using clock = std::chrono::steady_clock;
-constexpr auto k_adapt_interval = std::chrono::milliseconds(500);
 constexpr std::uint64_t k_min_rate = 4ull << 20;      // the floor when backing off
 constexpr std::uint64_t k_unlimited = 2ull << 30;     // the ceiling without a limit
-constexpr std::size_t k_min_samples = 20;             // fewer: no decision
+constexpr std::size_t k_min_samples = 10;             // fewer: no decision
+// Latency over 1.5x the baseline p99 plus this counts as a rise.
+constexpr double k_slack_us = 250;
 
 }  // namespace
 
@@ -50,7 +51,10 @@ void rate_limiter::adapt(clock::time_point now) {
     std::nth_element(window_.begin(), at, window_.end());
     p99 = *at;
   }
+  const double elapsed = std::chrono::duration<double>(now - window_start_).count();
+  const double measured = elapsed > 0 ? static_cast<double>(window_bytes_) / elapsed : 0;
   window_.clear();
+  window_bytes_ = 0;
   window_start_ = now;
   if (!enough) return;
   if (!active_) {
@@ -60,7 +64,10 @@ void rate_limiter::adapt(clock::time_point now) {
   if (baseline_p99_us_ == 0) return;
   const std::uint64_t ceiling = limit_ ? limit_ : k_unlimited;
   std::uint64_t current = rate_ ? rate_ : ceiling;
-  if (p99 > 1.5 * baseline_p99_us_ + 1000) {
+  if (p99 > 1.5 * baseline_p99_us_ + k_slack_us) {
+    // Half of what actually went through, not of a limit far above it: an
+    // unlimited transfer backs off in one step.
+    if (measured > 0) current = std::min<std::uint64_t>(current, static_cast<std::uint64_t>(measured));
     current = std::max(k_min_rate, current / 2);
     spdlog::debug("replication: client p99 {:.1f} ms over baseline {:.1f} ms; bulk rate {} MiB/s",
                   p99 / 1000, baseline_p99_us_ / 1000, current >> 20);
@@ -77,7 +84,10 @@ void rate_limiter::acquire(std::uint64_t n) {
       std::lock_guard lock(mutex_);
       const auto now = clock::now();
       if (adaptive_) adapt(now);
-      if (rate_ == 0) return;
+      if (rate_ == 0) {
+        window_bytes_ += n;
+        return;
+      }
       const double elapsed = std::chrono::duration<double>(now - refilled_).count();
       refilled_ = now;
       // At most a quarter second of burst.
@@ -85,6 +95,7 @@ void rate_limiter::acquire(std::uint64_t n) {
                          std::max(static_cast<double>(rate_) / 4, static_cast<double>(n)));
       if (tokens_ >= static_cast<double>(n)) {
         tokens_ -= static_cast<double>(n);
+        window_bytes_ += n;
         return;
       }
       wait = std::chrono::microseconds(static_cast<long>(

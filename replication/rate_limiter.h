@@ -12,6 +12,9 @@ namespace packmail::replication {
 
 class rate_limiter {
  public:
+  // How often the adaptive mode compares client latency with its baseline.
+  static constexpr auto k_adapt_interval = std::chrono::milliseconds(200);
+
   // limit: bytes/s, 0 = none. adaptive: follow record() samples.
   rate_limiter(std::uint64_t limit, bool adaptive);
 
@@ -36,6 +39,7 @@ class rate_limiter {
   std::chrono::steady_clock::time_point refilled_ = std::chrono::steady_clock::now();
   bool active_ = false;
   std::vector<std::uint32_t> window_;  // latencies (us) since the last adapt()
+  std::uint64_t window_bytes_ = 0;     // bytes acquired since the last adapt()
   std::chrono::steady_clock::time_point window_start_ = std::chrono::steady_clock::now();
   double baseline_p99_us_ = 0;  // p99 without a transfer (moving average)
 };

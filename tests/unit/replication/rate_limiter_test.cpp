@@ -26,10 +26,11 @@ TEST_CASE("a limit holds the transfer to its rate after the burst", "[rate_limit
 TEST_CASE("the adaptive rate halves while client latency rises and recovers after",
           "[rate_limiter]") {
   rate_limiter r(64 << 20, true);
-  // Samples for `windows` adaptation windows (500 ms each); the first one
-  // may still hold the previous latency's samples.
+  // Samples for `windows` adaptation windows; the first one may still hold
+  // the previous latency's samples.
   auto feed = [&](std::chrono::microseconds latency, int windows) {
-    const auto end = std::chrono::steady_clock::now() + windows * 500ms + 20ms;
+    const auto end =
+        std::chrono::steady_clock::now() + windows * rate_limiter::k_adapt_interval + 20ms;
     while (std::chrono::steady_clock::now() < end) {
       for (int i = 0; i < 50; ++i) r.record(latency);
       std::this_thread::sleep_for(10ms);
