@@ -17,6 +17,8 @@ packages=(
   curl isync nodejs
   # tests: real POP3/LMTP clients (curl above; Postfix is installed by its own test)
   fetchmail swaks
+  # benches: repl_bootstrap_bench copies a maildir tree with rsync
+  rsync
 )
 
 missing=()

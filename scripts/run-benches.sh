@@ -4,6 +4,9 @@
 #   scripts/run-benches.sh BUILD_DIR [ARGS...]   (ARGS go to every benchmark)
 # Benchmarks are not tests: they report figures and targets, and this script
 # fails only when a benchmark itself fails (exit status != 0).
+# repl_bootstrap_bench (1,000,000 messages by default) keeps its generated
+# data under BUILD_DIR/bench-data between runs; the first run spends a few
+# minutes making it.
 set -euo pipefail
 
 if [[ $# -lt 1 ]]; then

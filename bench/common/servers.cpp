@@ -166,6 +166,12 @@ void install_cleanup_handlers() {
   signal(SIGPIPE, SIG_IGN);
 }
 
+pid_t start_process(const std::vector<std::string>& argv, const fs::path& log) {
+  return spawn(argv, log);
+}
+
+int stop_process(pid_t pid, std::chrono::seconds timeout) { return stop_child(pid, timeout); }
+
 // --- scratch_dir ------------------------------------------------------------------------
 
 scratch_dir::scratch_dir(std::string_view prefix, bool keep) : keep_(keep) {

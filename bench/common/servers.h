@@ -48,6 +48,15 @@ class scratch_dir {
 int run_command(const std::vector<std::string>& argv, const std::string& input,
                 std::string* output = nullptr);
 
+// Starts argv (no shell) as a child that the cleanup handlers stop: stdout
+// and stderr appended to `log`, its own process group, SIGTERM when the
+// benchmark dies. Throws when the log cannot be opened or fork fails.
+pid_t start_process(const std::vector<std::string>& argv, const fs::path& log);
+
+// SIGTERM, up to `timeout` for the child to exit, then SIGKILL; returns its
+// exit status (128 + signal when killed). Does nothing for pid <= 0.
+int stop_process(pid_t pid, std::chrono::seconds timeout);
+
 // A loopback TCP port nothing listens on right now.
 std::uint16_t free_port();
 
