@@ -16,8 +16,9 @@
 //    an empty mirror (--replicate-from). Timed from the mirror's start until
 //    its status says "tailing" at a sequence at least the primary's at the
 //    start. Cold (page cache dropped first) and warm (the primary's store
-//    read into the page cache first; the page cache residency of its files is
-//    printed before and after, since the primary drops the pages it sends).
+//    read into the page cache first). The page cache residency of the store's
+//    files is printed before and after: the sender drops only the pages it
+//    brought in, so a bootstrap must leave the store's cached pages alone.
 // 3. The old way: `rsync -a` of the tree and `cp` of the one file to fresh
 //    directories, cold and warm; the sync that writes each copy back is timed
 //    apart (the bootstrap's fdatasync of every file is inside its time).

@@ -4,6 +4,8 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -76,6 +78,17 @@ void drop_pages_read(int fd, std::uint64_t offset, std::uint64_t length,
                     static_cast<off_t>((end - first) * page), POSIX_FADV_DONTNEED);
     first = end;
   }
+}
+
+// Linux: nice 10 and the lowest best-effort I/O priority for the calling
+// thread while `low`, normal again after. Failures only cost priority.
+void set_thread_priority(bool low) {
+  const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
+  (void)::setpriority(PRIO_PROCESS, tid, low ? 10 : 0);
+  constexpr int k_ioprio_class_be = 2, k_ioprio_class_shift = 13, k_ioprio_who_process = 1;
+  const int level = low ? 7 : 4;
+  (void)::syscall(SYS_ioprio_set, k_ioprio_who_process, static_cast<int>(tid),
+                  (k_ioprio_class_be << k_ioprio_class_shift) | level);
 }
 
 struct sent_batch {
@@ -344,9 +357,15 @@ void primary::impl::bootstrap(const std::shared_ptr<link>& l) {
                "({} already there)",
                l->peer, seq, files.size(), wanted_bytes >> 20, files.size() - wanted.size());
   limiter.set_active(true);
-  struct inactive {
+  // The bulk transfer runs at a lower CPU and I/O priority than the client
+  // sessions (DESIGN.md); this thread goes back to normal for the WAL stream.
+  struct background {
     rate_limiter& r;
-    ~inactive() { r.set_active(false); }
+    background(rate_limiter& limiter) : r(limiter) { set_thread_priority(true); }
+    ~background() {
+      set_thread_priority(false);
+      r.set_active(false);
+    }
   } guard{limiter};
   std::string buf(k_chunk, '\0');
   for (auto i : wanted) {
