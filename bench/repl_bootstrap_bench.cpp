@@ -61,7 +61,6 @@
 #include <mutex>
 #include <optional>
 #include <random>
-#include <regex>
 #include <thread>
 
 #include <fmt/format.h>
@@ -718,15 +717,19 @@ struct cluster {
   void read_mirror_log(bootstrap_run& r) const {
     std::ifstream in(mirror.log);
     std::string line;
-    static const std::regex done(
-        R"(bootstrap complete: (\d+) files, (\d+) MiB in ([0-9.]+) s \(([0-9.]+) MiB/s\))");
-    std::smatch m;
+    // "bootstrap complete: N files, M MiB in S s (R MiB/s)"
+    constexpr std::string_view marker = "bootstrap complete: ";
     while (std::getline(in, line)) {
-      if (std::regex_search(line, m, done)) {
-        r.log_files = std::stoull(m[1]);
-        r.log_mib = std::stod(m[2]);
-        r.log_seconds = std::stod(m[3]);
-        r.log_mib_per_s = std::stod(m[4]);
+      const auto at = line.find(marker);
+      if (at == std::string::npos) continue;
+      unsigned long long files = 0, mib = 0;
+      double seconds = 0, rate = 0;
+      if (std::sscanf(line.c_str() + at + marker.size(), "%llu files, %llu MiB in %lf s (%lf MiB/s)",
+                      &files, &mib, &seconds, &rate) == 4) {
+        r.log_files = files;
+        r.log_mib = static_cast<double>(mib);
+        r.log_seconds = seconds;
+        r.log_mib_per_s = rate;
       }
     }
   }

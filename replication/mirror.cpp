@@ -20,6 +20,7 @@
 #include "packmail/storage/crc32c.h"
 #include "packmail/storage/segment_replication.h"
 #include "messages.h"
+#include "rate_limiter.h"
 #include "stamp.h"
 #include "wire.h"
 
@@ -268,6 +269,12 @@ void mirror::impl::bootstrap(wire::connection& c) {
                checkpoint_seq, files.size(), wanted.size(), wanted_bytes >> 20,
                files.size() - wanted.size());
 
+  // Bulk work: a mirror that shares a machine with client-facing work must
+  // not compete with it (the primary's sender does the same).
+  struct background {
+    background() { set_bulk_priority(true); }
+    ~background() { set_bulk_priority(false); }
+  } priority;
   const std::set<std::uint32_t> wanted_set(wanted.begin(), wanted.end());
   std::ofstream complete_log(dir / ".complete", std::ios::app);
   int fd = -1;

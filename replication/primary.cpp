@@ -4,8 +4,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -78,17 +76,6 @@ void drop_pages_read(int fd, std::uint64_t offset, std::uint64_t length,
                     static_cast<off_t>((end - first) * page), POSIX_FADV_DONTNEED);
     first = end;
   }
-}
-
-// Linux: nice 10 and the lowest best-effort I/O priority for the calling
-// thread while `low`, normal again after. Failures only cost priority.
-void set_thread_priority(bool low) {
-  const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
-  (void)::setpriority(PRIO_PROCESS, tid, low ? 10 : 0);
-  constexpr int k_ioprio_class_be = 2, k_ioprio_class_shift = 13, k_ioprio_who_process = 1;
-  const int level = low ? 7 : 4;
-  (void)::syscall(SYS_ioprio_set, k_ioprio_who_process, static_cast<int>(tid),
-                  (k_ioprio_class_be << k_ioprio_class_shift) | level);
 }
 
 struct sent_batch {
@@ -358,12 +345,14 @@ void primary::impl::bootstrap(const std::shared_ptr<link>& l) {
                l->peer, seq, files.size(), wanted_bytes >> 20, files.size() - wanted.size());
   limiter.set_active(true);
   // The bulk transfer runs at a lower CPU and I/O priority than the client
-  // sessions (DESIGN.md); this thread goes back to normal for the WAL stream.
+  // sessions (DESIGN.md). This thread ends with the bootstrap (the mirror
+  // reconnects to follow), so lowering it back is a courtesy that needs
+  // CAP_SYS_NICE.
   struct background {
     rate_limiter& r;
-    background(rate_limiter& limiter) : r(limiter) { set_thread_priority(true); }
+    background(rate_limiter& limiter) : r(limiter) { set_bulk_priority(true); }
     ~background() {
-      set_thread_priority(false);
+      set_bulk_priority(false);
       r.set_active(false);
     }
   } guard{limiter};

@@ -1,5 +1,9 @@
 #include "rate_limiter.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <thread>
 
@@ -103,6 +107,15 @@ void rate_limiter::acquire(std::uint64_t n) {
     }
     std::this_thread::sleep_for(std::min(wait, std::chrono::microseconds(100000)));
   }
+}
+
+void set_bulk_priority(bool low) {
+  const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
+  (void)::setpriority(PRIO_PROCESS, tid, low ? 10 : 0);
+  constexpr int k_ioprio_class_be = 2, k_ioprio_class_shift = 13, k_ioprio_who_process = 1;
+  const int level = low ? 7 : 4;
+  (void)::syscall(SYS_ioprio_set, k_ioprio_who_process, static_cast<int>(tid),
+                  (k_ioprio_class_be << k_ioprio_class_shift) | level);
 }
 
 }  // namespace packmail::replication

@@ -44,4 +44,9 @@ class rate_limiter {
   double baseline_p99_us_ = 0;  // p99 without a transfer (moving average)
 };
 
+// Linux: nice 10 and the lowest best-effort I/O priority for the calling
+// thread while `low` (a bulk transfer), normal after. Raising the priority
+// back needs CAP_SYS_NICE; failures only cost priority.
+void set_bulk_priority(bool low);
+
 }  // namespace packmail::replication
