@@ -125,18 +125,6 @@ double percentile(std::vector<double> v, double p) {
   return v[rank - 1];
 }
 
-// sync, then drop clean pages, dentries and inodes. Returns why it could not.
-std::optional<std::string> drop_page_cache() {
-  sync();
-  const int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return fmt::format("open /proc/sys/vm/drop_caches: {}", std::strerror(errno));
-  const bool ok = write(fd, "3", 1) == 1;
-  const int err = errno;
-  close(fd);
-  if (!ok) return fmt::format("write /proc/sys/vm/drop_caches: {}", std::strerror(err));
-  return std::nullopt;
-}
-
 std::string first_line(const fs::path& file) {
   std::ifstream in(file);
   std::string line;

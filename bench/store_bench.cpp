@@ -252,19 +252,6 @@ run_result run(const std::vector<std::string>& argv) {
   return r;
 }
 
-// sync, then drop clean pages, dentries and inodes. Returns why it could not.
-std::optional<std::string> drop_page_cache() {
-  sync();
-  if (geteuid() != 0) return "not running as root";
-  const int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return fmt::format("open /proc/sys/vm/drop_caches: {}", std::strerror(errno));
-  const bool ok = write(fd, "3", 1) == 1;
-  const int err = errno;
-  close(fd);
-  if (!ok) return fmt::format("write /proc/sys/vm/drop_caches: {}", std::strerror(err));
-  return std::nullopt;
-}
-
 // --- measuring a store on disk ---------------------------------------------------
 
 struct disk_usage {

@@ -1,11 +1,14 @@
 #include "common/measure.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <cmath>
 #include <ctime>
 #include <fstream>
@@ -55,6 +58,20 @@ nlohmann::ordered_json latency_recorder::to_json() const {
           {"p99_ms", percentile_ms(99)},
           {"max_ms", max_ms()},
           {"mean_ms", mean_ms()}};
+}
+
+// --- page cache ----------------------------------------------------------------------------
+
+std::optional<std::string> drop_page_cache() {
+  ::sync();
+  if (::geteuid() != 0) return "not running as root";
+  const int fd = ::open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return fmt::format("open /proc/sys/vm/drop_caches: {}", std::strerror(errno));
+  const bool ok = ::write(fd, "3", 1) == 1;
+  const int err = errno;
+  ::close(fd);
+  if (!ok) return fmt::format("write /proc/sys/vm/drop_caches: {}", std::strerror(err));
+  return std::nullopt;
 }
 
 // --- CPU -----------------------------------------------------------------------------------

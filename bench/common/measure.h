@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,10 @@ class latency_recorder {
   mutable std::vector<std::uint32_t> micros_;
   mutable bool sorted_ = true;
 };
+
+// sync, then drop clean pages, dentries and inodes (as root), so the next
+// read comes from the disk. nullopt when done; otherwise why it could not.
+std::optional<std::string> drop_page_cache();
 
 // This process's CPU time (user + system, all threads), seconds.
 double self_cpu_seconds();
