@@ -23,8 +23,8 @@ hello decode_hello(std::string_view payload) {
     throw wire::error("not a packmail replication port");
   }
   if (const auto v = r.u16(); v != wire::k_version) {
-    throw wire::error(fmt::format("the primary speaks protocol version {}, this mirror {}", v,
-                                  wire::k_version));
+    throw wire::error(
+        fmt::format("the primary speaks protocol version {}, this mirror {}", v, wire::k_version));
   }
   hello m{fixed(r, k_nonce_size)};
   require_end(r);
@@ -47,8 +47,8 @@ login decode_login(std::string_view payload) {
   login m;
   m.version = r.u16();
   if (m.version != wire::k_version) {
-    throw wire::error(fmt::format("protocol version {} (this primary speaks {})", m.version,
-                                  wire::k_version));
+    throw wire::error(
+        fmt::format("protocol version {} (this primary speaks {})", m.version, wire::k_version));
   }
   m.proof = fixed(r, k_proof_size);
   m.nonce = fixed(r, k_nonce_size);

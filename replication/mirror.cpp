@@ -16,10 +16,10 @@
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 
+#include "messages.h"
 #include "packmail/replication/replication.h"
 #include "packmail/storage/crc32c.h"
 #include "packmail/storage/segment_replication.h"
-#include "messages.h"
 #include "rate_limiter.h"
 #include "stamp.h"
 #include "wire.h"
@@ -45,12 +45,12 @@ std::string utc_stamp() {
   return buf;
 }
 
-void fsync_path(const fs::path& p, bool directory) {
-  int fd = ::open(p.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
-  if (fd < 0) throw wire::error(fmt::format("{}: {}", p.string(), std::strerror(errno)));
-  const int rc = directory ? ::fsync(fd) : ::fdatasync(fd);
+void fsync_dir(const fs::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw wire::error(fmt::format("{}: {}", dir.string(), std::strerror(errno)));
+  const int rc = ::fsync(fd);
   ::close(fd);
-  if (rc != 0) throw wire::error(fmt::format("fsync {}: {}", p.string(), std::strerror(errno)));
+  if (rc != 0) throw wire::error(fmt::format("fsync {}: {}", dir.string(), std::strerror(errno)));
 }
 
 bool immutable_file(const std::string& name) {
@@ -93,7 +93,19 @@ struct mirror::impl {
   void quarantine(std::uint64_t fork, std::uint16_t primary_epoch);
   void tail(wire::connection& c);
   void open_db();
+  // Ends following: wakes and joins the thread (which closes the database).
+  void stop();
 };
+
+void mirror::impl::stop() {
+  stopping = true;
+  {
+    std::lock_guard lock(mutex);
+    if (conn) conn->shutdown();
+    wake.notify_all();
+  }
+  if (thread.joinable()) thread.join();
+}
 
 void mirror::impl::open_db() {
   if (db || !sdb::exists(options.store.path)) return;
@@ -264,10 +276,11 @@ void mirror::impl::bootstrap(wire::connection& c) {
     boot_received = 0;
     boot_start = clock::now();
   }
-  spdlog::info("replication: checkpoint at sequence {}: {} files; receiving {} ({} MiB), {} "
-               "kept from an earlier attempt",
-               checkpoint_seq, files.size(), wanted.size(), wanted_bytes >> 20,
-               files.size() - wanted.size());
+  spdlog::info(
+      "replication: checkpoint at sequence {}: {} files; receiving {} ({} MiB), {} "
+      "kept from an earlier attempt",
+      checkpoint_seq, files.size(), wanted.size(), wanted_bytes >> 20,
+      files.size() - wanted.size());
 
   // Bulk work: a mirror that shares a machine with client-facing work must
   // not compete with it (the primary's sender does the same).
@@ -302,9 +315,10 @@ void mirror::impl::bootstrap(wire::connection& c) {
       }
       if (index != current) {
         if (fd >= 0) throw wire::error("file data before the previous file ended");
-        fd = ::open((dir / files[index].first).c_str(),
-                    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0) throw wire::error(fmt::format("{}: {}", files[index].first, std::strerror(errno)));
+        fd = ::open((dir / files[index].first).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                    0644);
+        if (fd < 0)
+          throw wire::error(fmt::format("{}: {}", files[index].first, std::strerror(errno)));
         current = index;
         written = 0;
         crc = 0;
@@ -313,8 +327,9 @@ void mirror::impl::bootstrap(wire::connection& c) {
       for (std::string_view rest = bytes; !rest.empty();) {
         ssize_t n = ::write(fd, rest.data(), rest.size());
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw wire::error(fmt::format("writing {}: {}", files[index].first,
-                                                 std::strerror(errno)));
+        if (n < 0)
+          throw wire::error(
+              fmt::format("writing {}: {}", files[index].first, std::strerror(errno)));
         rest.remove_prefix(static_cast<std::size_t>(n));
       }
       crc = storage::crc32c_extend(crc, bytes);
@@ -340,9 +355,10 @@ void mirror::impl::bootstrap(wire::connection& c) {
         ::close(fd);
         fd = -1;
         fs::remove(dir / name, ec);
-        throw wire::error(fmt::format("file {}: checksum or size mismatch (crc32c {:08x}, "
-                                      "expected {:08x}; {} of {} bytes); not used",
-                                      name, crc, expected, written, size));
+        throw wire::error(
+            fmt::format("file {}: checksum or size mismatch (crc32c {:08x}, "
+                        "expected {:08x}; {} of {} bytes); not used",
+                        name, crc, expected, written, size));
       }
       if (::fdatasync(fd) != 0) throw wire::error(fmt::format("fsync {}", name));
       ::close(fd);
@@ -362,7 +378,7 @@ void mirror::impl::bootstrap(wire::connection& c) {
       throw wire::error(fmt::format("file {} is incomplete after the bootstrap", name));
     }
   }
-  fsync_path(dir, true);
+  fsync_dir(dir);
   double seconds = 0;
   {
     std::lock_guard lock(mutex);
@@ -386,17 +402,17 @@ void mirror::impl::install(std::uint64_t files, std::uint64_t bytes, double seco
   }
   fs::create_directories(target.parent_path());
   fs::rename(dir, target);
-  fsync_path(target.parent_path(), true);
+  fsync_dir(target.parent_path());
   if (!old.empty()) fs::remove_all(old, ec);
   force_bootstrap = false;
   open_db();
   std::lock_guard lock(mutex);
   ++bootstraps;
-  spdlog::info("replication: bootstrap complete: {} files, {} MiB in {:.1f} s ({:.0f} MiB/s); "
-               "following from sequence {}",
-               files, bytes >> 20, seconds,
-               seconds > 0 ? static_cast<double>(bytes) / 1048576.0 / seconds : 0.0,
-               sequence + 1);
+  spdlog::info(
+      "replication: bootstrap complete: {} files, {} MiB in {:.1f} s ({:.0f} MiB/s); "
+      "following from sequence {}",
+      files, bytes >> 20, seconds,
+      seconds > 0 ? static_cast<double>(bytes) / 1048576.0 / seconds : 0.0, sequence + 1);
 }
 
 void mirror::impl::quarantine(std::uint64_t fork, std::uint16_t primary_epoch) {
@@ -417,8 +433,7 @@ void mirror::impl::quarantine(std::uint64_t fork, std::uint16_t primary_epoch) {
         auto b = it->GetBatch();
         if (b.sequence + b.writeBatchPtr->Count() <= fork + 1) continue;
         if (!first_kept) first_kept = b.sequence;
-        const std::string payload =
-            msg::encode(msg::batch{b.sequence, b.writeBatchPtr->Data()});
+        const std::string payload = msg::encode(msg::batch{b.sequence, b.writeBatchPtr->Data()});
         out << wire::encode_header(wire::type::batch, payload) << payload;
         ++batches;
       }
@@ -427,7 +442,7 @@ void mirror::impl::quarantine(std::uint64_t fork, std::uint16_t primary_epoch) {
   const std::uint16_t old_epoch = epoch;
   db.reset();
   fs::rename(options.store.path, dir / "db");
-  fsync_path(dir, true);
+  fsync_dir(dir);
   {
     std::ofstream readme(dir / "README.txt");
     readme << fmt::format(
@@ -437,13 +452,13 @@ void mirror::impl::quarantine(std::uint64_t fork, std::uint16_t primary_epoch) {
         "was is in db/; the batches after the fork are in tail.batches ({} batches{}).\n"
         "packmail did not merge anything; this node bootstraps again from the primary.\n",
         old_epoch, fork + 1, last, fork, primary_epoch, batches,
-        first_kept && first_kept != fork + 1 ? ", the first ones already purged from the WAL"
-                                             : "");
+        first_kept && first_kept != fork + 1 ? ", the first ones already purged from the WAL" : "");
   }
-  spdlog::error("replication: this node diverged from the primary after sequence {}: "
-                "sequences {}..{} ({} batches) it wrote as primary of epoch {} were never "
-                "replicated; kept in {}; bootstrapping again",
-                fork, fork + 1, last, batches, old_epoch, dir.string());
+  spdlog::error(
+      "replication: this node diverged from the primary after sequence {}: "
+      "sequences {}..{} ({} batches) it wrote as primary of epoch {} were never "
+      "replicated; kept in {}; bootstrapping again",
+      fork, fork + 1, last, batches, old_epoch, dir.string());
   std::lock_guard lock(mutex);
   sequence = 0;
   epoch = 0;
@@ -499,8 +514,8 @@ void mirror::impl::tail(wire::connection& c) {
         }
         latest = db->db()->GetLatestSequenceNumber();
         if (latest != first + count - 1) {
-          throw wire::error(fmt::format("applied batch {} ended at sequence {}, expected {}",
-                                        first, latest, first + count - 1));
+          throw wire::error(fmt::format("applied batch {} ended at sequence {}, expected {}", first,
+                                        latest, first + count - 1));
         }
         std::lock_guard lock(mutex);
         sequence = latest;
@@ -533,8 +548,8 @@ void mirror::impl::tail(wire::connection& c) {
         verifiers.emplace_back([&c, id, snapshot, ref = db->ref()] {
           auto d = sdb::digests(ref, snapshot);
           ref.db->ReleaseSnapshot(snapshot);
-          const auto answer = d.ok() ? nlohmann::json(d.value())
-                                     : nlohmann::json{{"error", d.error().to_string()}};
+          const auto answer =
+              d.ok() ? nlohmann::json(d.value()) : nlohmann::json{{"error", d.error().to_string()}};
           try {
             c.send(wire::type::digests, msg::encode(msg::digests{id, answer.dump()}));
           } catch (const std::exception&) {
@@ -555,7 +570,8 @@ void mirror::impl::tail(wire::connection& c) {
     // Acknowledge once nothing more is waiting: one WAL sync covers all the
     // batches received together.
     if (pending_ack && !c.readable_now()) {
-      if (auto s = db->db()->SyncWAL(); !s.ok()) throw wire::error("syncing the WAL: " + s.ToString());
+      if (auto s = db->db()->SyncWAL(); !s.ok())
+        throw wire::error("syncing the WAL: " + s.ToString());
       c.send(wire::type::ack, msg::encode_ack(latest));
       pending_ack = false;
     }
@@ -568,15 +584,7 @@ mirror::mirror(mirror_options options) : impl_(std::make_unique<impl>(std::move(
   impl_->thread = std::thread([this] { impl_->run(); });
 }
 
-mirror::~mirror() {
-  impl_->stopping = true;
-  {
-    std::lock_guard lock(impl_->mutex);
-    if (impl_->conn) impl_->conn->shutdown();
-    impl_->wake.notify_all();
-  }
-  if (impl_->thread.joinable()) impl_->thread.join();
-}
+mirror::~mirror() { impl_->stop(); }
 
 nlohmann::json mirror::status() const {
   std::lock_guard lock(impl_->mutex);
@@ -592,41 +600,26 @@ nlohmann::json mirror::status() const {
       {"bootstraps", impl_->bootstraps},
       {"lag",
        {{"sequences", behind},
-        {"seconds", behind && impl_->applied_commit_ms
-                        ? static_cast<double>(unix_ms() - std::min(unix_ms(), impl_->applied_commit_ms)) / 1000.0
-                        : 0.0}}}};
+        {"seconds",
+         behind && impl_->applied_commit_ms ? seconds_since(impl_->applied_commit_ms) : 0.0}}}};
   if (!impl_->last_error.empty()) j["last_error"] = impl_->last_error;
   if (impl_->state == "bootstrap") {
-    const double elapsed = std::chrono::duration<double>(clock::now() - impl_->boot_start).count();
-    const double rate = elapsed > 0 ? static_cast<double>(impl_->boot_received) / elapsed : 0;
-    j["bootstrap"] = {{"bytes_total", impl_->boot_total},
-                      {"bytes_received", impl_->boot_received},
-                      {"rate_bytes_per_second", rate},
-                      {"eta_seconds", rate > 0 ? nlohmann::json(static_cast<double>(
-                                                     impl_->boot_total - impl_->boot_received) /
-                                                 rate)
-                                               : nlohmann::json(nullptr)}};
+    j["bootstrap"] = transfer_progress(impl_->boot_total, impl_->boot_received, impl_->boot_start);
   }
   return j;
 }
 
 storage::result<std::uint16_t> mirror::promote() {
-  impl_->stopping = true;
-  {
-    std::lock_guard lock(impl_->mutex);
-    if (impl_->conn) impl_->conn->shutdown();
-    impl_->wake.notify_all();
-  }
-  if (impl_->thread.joinable()) impl_->thread.join();
+  impl_->stop();
   return promote_offline(impl_->options.store);
 }
 
 storage::result<std::uint16_t> promote_offline(const storage::segment_options& store) {
   auto d = sdb::database::open(store);
   if (!d.ok()) {
-    return storage::status(errc::not_found,
-                  "no database to promote (the mirror never completed a bootstrap): " +
-                      d.error().message());
+    return storage::status(
+        errc::not_found,
+        "no database to promote (the mirror never completed a bootstrap): " + d.error().message());
   }
   auto e = sdb::begin_epoch(d.value()->ref());
   if (e.ok()) {

@@ -22,10 +22,10 @@
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 
+#include "messages.h"
 #include "packmail/replication/replication.h"
 #include "packmail/storage/crc32c.h"
 #include "packmail/storage/segment_replication.h"
-#include "messages.h"
 #include "rate_limiter.h"
 #include "stamp.h"
 #include "wire.h"
@@ -93,7 +93,6 @@ struct link {
   std::atomic<bool> closed{false};
 
   std::string state = "handshake";  // handshake, bootstrap, tailing
-  std::uint16_t epoch = 0;
   std::uint64_t sent_seq = 0;
   std::uint64_t acked_seq = 0;
   bool caught_up = false;
@@ -124,7 +123,6 @@ struct checkpoint_dir {
 
 struct primary::impl {
   primary_options options;
-  storage::mail_store& store;
   storage::segment_db::db_ref db;
   int listen_fd = -1;
   std::uint16_t port = 0;
@@ -139,8 +137,8 @@ struct primary::impl {
   std::uint64_t next_verify_id = 1;
   std::atomic<std::uint64_t> checkpoints{0};
 
-  impl(primary_options o, storage::mail_store& s)
-      : options(std::move(o)), store(s), limiter(options.bootstrap_rate, options.adaptive_rate) {}
+  impl(primary_options o, storage::segment_db::db_ref d)
+      : options(std::move(o)), db(d), limiter(options.bootstrap_rate, options.adaptive_rate) {}
 
   void listen();
   void accept_loop();
@@ -159,8 +157,8 @@ void primary::impl::listen() {
   addrinfo* found = nullptr;
   const std::string service = std::to_string(options.port);
   if (int rc = ::getaddrinfo(options.host.c_str(), service.c_str(), &hints, &found); rc != 0) {
-    throw std::runtime_error(fmt::format("replication listener {}: {}", options.host,
-                                         ::gai_strerror(rc)));
+    throw std::runtime_error(
+        fmt::format("replication listener {}: {}", options.host, ::gai_strerror(rc)));
   }
   listen_fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
@@ -169,8 +167,8 @@ void primary::impl::listen() {
                   ::listen(listen_fd, 16) == 0;
   ::freeaddrinfo(found);
   if (!ok) {
-    throw std::runtime_error(fmt::format("cannot listen on {}:{} (replication): {}",
-                                         options.host, options.port, std::strerror(errno)));
+    throw std::runtime_error(fmt::format("cannot listen on {}:{} (replication): {}", options.host,
+                                         options.port, std::strerror(errno)));
   }
   sockaddr_storage a{};
   socklen_t len = sizeof a;
@@ -228,9 +226,13 @@ void primary::impl::serve(const std::shared_ptr<link>& l) {
     const bool has_db = login.has_db;
     const auto epoch = login.epoch;
     const auto seq = login.sequence;
+    // Tells the mirror why, then ends the link with `why` in the log.
+    auto refuse = [&](const std::string& told, const std::string& why) {
+      l->conn->send(wire::type::error, msg::encode_text(told));
+      throw wire::error(why);
+    };
     if (!wire::same(login.proof, wire::proof(options.secret, "mirror", nonce))) {
-      l->conn->send(wire::type::error, msg::encode_text("authentication failed"));
-      throw wire::error("authentication failed (wrong shared secret)");
+      refuse("authentication failed", "authentication failed (wrong shared secret)");
     }
     auto history = storage::segment_db::read_epochs(db);
     if (!history.ok()) throw wire::error(history.error().to_string());
@@ -246,18 +248,15 @@ void primary::impl::serve(const std::shared_ptr<link>& l) {
           "the mirror is at epoch {}, newer than this primary's {}: it was promoted; not "
           "following an older primary",
           epoch, history.value().current);
-      l->conn->send(wire::type::error, msg::encode_text(m));
-      throw wire::error(m);
+      refuse(m, m);
     } else if (epoch == history.value().current && seq > latest) {
       const std::string m = fmt::format(
-          "the mirror is at sequence {}, ahead of this primary ({}) in the same epoch {}",
-          seq, latest, epoch);
-      l->conn->send(wire::type::error, msg::encode_text(m));
-      throw wire::error(m);
+          "the mirror is at sequence {}, ahead of this primary ({}) in the same epoch {}", seq,
+          latest, epoch);
+      refuse(m, m);
     } else if (seq > (fork = history.value().fork_point(epoch))) {
       plan = wire::plan::diverged;
-      why = fmt::format("its history forked after sequence {} (epoch {} ended there)", fork,
-                        epoch);
+      why = fmt::format("its history forked after sequence {} (epoch {} ended there)", fork, epoch);
     }
     msg::welcome welcome;
     welcome.proof = wire::proof(options.secret, "primary", login.nonce);
@@ -269,7 +268,6 @@ void primary::impl::serve(const std::shared_ptr<link>& l) {
     l->conn->send(wire::type::welcome, msg::encode(welcome));
     {
       std::lock_guard lock(mutex);
-      l->epoch = epoch;
       l->acked_seq = seq;
       l->sent_seq = seq;
     }
@@ -279,9 +277,10 @@ void primary::impl::serve(const std::shared_ptr<link>& l) {
         bootstrap(l);
         break;
       case wire::plan::diverged:
-        spdlog::warn("replication: mirror {} diverged: {}; it quarantines its tail and "
-                     "bootstraps again",
-                     l->peer, why);
+        spdlog::warn(
+            "replication: mirror {} diverged: {}; it quarantines its tail and "
+            "bootstraps again",
+            l->peer, why);
         // The mirror closes; wait for that so its log line comes first.
         (void)l->conn->receive(std::chrono::seconds(30));
         break;
@@ -340,9 +339,10 @@ void primary::impl::bootstrap(const std::shared_ptr<link>& l) {
     l->boot_sent = 0;
     l->boot_start = clock::now();
   }
-  spdlog::info("replication: mirror {}: checkpoint at sequence {}: {} files, {} MiB to send "
-               "({} already there)",
-               l->peer, seq, files.size(), wanted_bytes >> 20, files.size() - wanted.size());
+  spdlog::info(
+      "replication: mirror {}: checkpoint at sequence {}: {} files, {} MiB to send "
+      "({} already there)",
+      l->peer, seq, files.size(), wanted_bytes >> 20, files.size() - wanted.size());
   limiter.set_active(true);
   // The bulk transfer runs at a lower CPU and I/O priority than the client
   // sessions (DESIGN.md). This thread ends with the bootstrap (the mirror
@@ -375,7 +375,8 @@ void primary::impl::bootstrap(const std::shared_ptr<link>& l) {
       // store's: pages the store had cached stay, only the ones this read
       // brings in are dropped after sending, so the transfer neither evicts
       // nor displaces the IMAP working set.
-      const auto cached = cached_pages(fd, offset, std::min<std::uint64_t>(k_chunk, size - std::min(size, offset)));
+      const auto cached =
+          cached_pages(fd, offset, std::min<std::uint64_t>(k_chunk, size - std::min(size, offset)));
       ssize_t n = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(offset));
       if (n < 0) throw wire::error(fmt::format("{}: {}", path.string(), std::strerror(errno)));
       if (n == 0) break;
@@ -420,11 +421,17 @@ void primary::impl::tail(const std::shared_ptr<link>& l, std::uint64_t next) {
     l->conn->send(wire::type::verify, msg::encode(msg::verify{id, at}));
     return true;
   };
+  // The WAL no longer holds `next`: a gap means a new bootstrap, never a
+  // hole (section 3). The mirror closes after it read why.
+  auto resync = [&](const std::string& why) {
+    spdlog::warn("replication: mirror {}: {}; bootstrapping again", l->peer, why);
+    l->conn->send(wire::type::resync, msg::encode_text(why + "; bootstrapping again"));
+    (void)l->conn->receive(std::chrono::seconds(30));
+  };
   std::unique_ptr<rocksdb::TransactionLogIterator> it;
   auto last_heartbeat = clock::time_point{};
   std::uint64_t seen_commits = 0;
   while (!stopping && !l->closed) {
-    bool gap = false;
     if (!it || (!it->Valid() && !it->status().ok())) {
       it.reset();
       if (next <= db.db->GetLatestSequenceNumber()) {
@@ -436,42 +443,29 @@ void primary::impl::tail(const std::shared_ptr<link>& l, std::uint64_t next) {
         } else if (!it->Valid() && it->status().ok()) {
           // Sequences up to the latest are published, so in the WAL: a fresh
           // iterator with nothing to read means they were purged.
-          gap = true;
+          return resync(
+              fmt::format("the WAL no longer holds sequence {} (purged from the archive)", next));
         }
       }
     } else if (!it->Valid()) {
       it->Next();  // at the end of the newest file: reads what was appended since
     }
-    while (it && (it->Valid() || gap)) {
-      if (gap) {
-        const std::string why = fmt::format(
-            "the WAL no longer holds sequence {} (purged from the archive); bootstrapping again",
-            next);
-        spdlog::warn("replication: mirror {}: {}", l->peer, why);
-        l->conn->send(wire::type::resync, msg::encode_text(why));
-        (void)l->conn->receive(std::chrono::seconds(30));
-        return;
-      }
+    while (it && it->Valid()) {
       maybe_verify(next);  // before this batch, if the verification stops here
       auto batch = it->GetBatch();
       const std::uint64_t first = batch.sequence;
       const std::uint64_t count = batch.writeBatchPtr->Count();
       const std::uint64_t last = first + count - 1;
-      if (count == 0 || last < next) {  // already sent (the iterator starts at the batch holding next)
+      if (count == 0 ||
+          last < next) {  // already sent (the iterator starts at the batch holding next)
         it->Next();
         continue;
       }
-      // GetUpdatesSince silently skips ahead when `next` was purged from the
-      // archive: a gap means a new bootstrap, never a hole (section 3).
+      // GetUpdatesSince silently skips ahead when `next` was purged.
       if (first != next) {
-        const std::string why = fmt::format(
-            "the WAL continues at sequence {} but the mirror needs {} (purged from the "
-            "archive); bootstrapping again",
-            first, next);
-        spdlog::warn("replication: mirror {}: {}", l->peer, why);
-        l->conn->send(wire::type::resync, msg::encode_text(why));
-        (void)l->conn->receive(std::chrono::seconds(30));
-        return;
+        return resync(fmt::format(
+            "the WAL continues at sequence {} but the mirror needs {} (purged from the archive)",
+            first, next));
       }
       const auto& data = batch.writeBatchPtr->Data();
       const auto stamp = read_stamp(*batch.writeBatchPtr);
@@ -520,8 +514,8 @@ void primary::impl::read_acks(const std::shared_ptr<link>& l) {
         std::lock_guard lock(mutex);
         // A mirror cannot have applied what was never sent to it.
         if (seq > l->sent_seq) {
-          throw wire::error(fmt::format("acknowledged sequence {} beyond the {} sent", seq,
-                                        l->sent_seq));
+          throw wire::error(
+              fmt::format("acknowledged sequence {} beyond the {} sent", seq, l->sent_seq));
         }
         l->last_ack = clock::now();
         l->acked_seq = std::max(l->acked_seq, seq);
@@ -558,32 +552,18 @@ nlohmann::json primary::impl::link_status(const link& l) const {
                    {"acked_sequence", l.acked_seq}};
   std::uint64_t bytes = 0;
   for (const auto& b : l.unacked) bytes += b.bytes;
-  const double seconds =
-      l.unacked.empty()
-          ? 0.0
-          : static_cast<double>(unix_ms() - std::min(unix_ms(), l.unacked.front().commit_ms)) /
-                1000.0;
+  const double seconds = l.unacked.empty() ? 0.0 : seconds_since(l.unacked.front().commit_ms);
   j["lag"] = {{"sequences", latest > l.acked_seq ? latest - l.acked_seq : 0},
               {"batches", l.unacked.size()},
               {"bytes", bytes},
               {"seconds", seconds}};
-  if (l.state == "bootstrap") {
-    const double elapsed = std::chrono::duration<double>(clock::now() - l.boot_start).count();
-    const double rate = elapsed > 0 ? static_cast<double>(l.boot_sent) / elapsed : 0;
-    j["bootstrap"] = {
-        {"bytes_total", l.boot_total},
-        {"bytes_sent", l.boot_sent},
-        {"rate_bytes_per_second", rate},
-        {"eta_seconds",
-         rate > 0 ? nlohmann::json(static_cast<double>(l.boot_total - l.boot_sent) / rate)
-                  : nlohmann::json(nullptr)}};
-  }
+  if (l.state == "bootstrap")
+    j["bootstrap"] = transfer_progress(l.boot_total, l.boot_sent, l.boot_start);
   return j;
 }
 
 primary::primary(primary_options options, storage::mail_store& store)
-    : impl_(std::make_unique<impl>(std::move(options), store)) {
-  impl_->db = storage::segment_db::of_store(store);
+    : impl_(std::make_unique<impl>(std::move(options), storage::segment_db::of_store(store))) {
   if (!impl_->db) throw std::runtime_error("replication needs the segment store");
   if (impl_->options.secret.empty()) throw std::runtime_error("replication: empty secret");
   std::error_code ec;
@@ -649,8 +629,8 @@ status primary::wait_durable(std::uint64_t seq) {
   for (const auto& l : impl_->links) {
     if (!l->closed && l->caught_up && l->acked_seq >= seq) return {};
   }
-  return storage::status(errc::temporary,
-                any_in_sync ? "the mirror did not acknowledge in time" : "no mirror in sync");
+  return storage::status(errc::temporary, any_in_sync ? "the mirror did not acknowledge in time"
+                                                      : "no mirror in sync");
 }
 
 nlohmann::json primary::status() const {
@@ -701,7 +681,8 @@ storage::result<nlohmann::json> primary::verify() {
   impl_->changed.wait_for(lock, std::chrono::seconds(30),
                           [&] { return l->verify_snapshot || l->closed || impl_->stopping; });
   if (!l->verify_snapshot) {
-    return storage::status(errc::temporary, "the mirror's stream did not reach a verification point");
+    return storage::status(errc::temporary,
+                           "the mirror's stream did not reach a verification point");
   }
   const rocksdb::Snapshot* snapshot = l->verify_snapshot;
   const std::uint64_t at = l->verify_seq;
@@ -713,7 +694,8 @@ storage::result<nlohmann::json> primary::verify() {
   std::optional<std::string> answer = std::move(l->verify_answer);
   lock.unlock();
   if (!mine.ok()) return mine.error();
-  if (!answer) return storage::status(errc::temporary, "the mirror did not answer the verification");
+  if (!answer)
+    return storage::status(errc::temporary, "the mirror did not answer the verification");
   auto theirs = nlohmann::json::parse(*answer, nullptr, false);
   if (theirs.is_discarded() || !theirs.is_object()) {
     return storage::status(errc::internal, "malformed digests from the mirror");

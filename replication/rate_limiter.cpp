@@ -13,9 +13,9 @@ namespace packmail::replication {
 namespace {
 
 using clock = std::chrono::steady_clock;
-constexpr std::uint64_t k_min_rate = 4ull << 20;      // the floor when backing off
-constexpr std::uint64_t k_unlimited = 2ull << 30;     // the ceiling without a limit
-constexpr std::size_t k_min_samples = 10;             // fewer: no decision
+constexpr std::uint64_t k_min_rate = 4ull << 20;   // the floor when backing off
+constexpr std::uint64_t k_unlimited = 2ull << 30;  // the ceiling without a limit
+constexpr std::size_t k_min_samples = 10;          // fewer: no decision
 // Latency over 1.5x the baseline p99 plus this counts as a rise.
 constexpr double k_slack_us = 250;
 
@@ -71,7 +71,8 @@ void rate_limiter::adapt(clock::time_point now) {
   if (p99 > 1.5 * baseline_p99_us_ + k_slack_us) {
     // Half of what actually went through, not of a limit far above it: an
     // unlimited transfer backs off in one step.
-    if (measured > 0) current = std::min<std::uint64_t>(current, static_cast<std::uint64_t>(measured));
+    if (measured > 0)
+      current = std::min<std::uint64_t>(current, static_cast<std::uint64_t>(measured));
     current = std::max(k_min_rate, current / 2);
     spdlog::debug("replication: client p99 {:.1f} ms over baseline {:.1f} ms; bulk rate {} MiB/s",
                   p99 / 1000, baseline_p99_us_ / 1000, current >> 20);
@@ -102,11 +103,23 @@ void rate_limiter::acquire(std::uint64_t n) {
         window_bytes_ += n;
         return;
       }
-      wait = std::chrono::microseconds(static_cast<long>(
-          (static_cast<double>(n) - tokens_) / static_cast<double>(rate_) * 1e6));
+      wait = std::chrono::microseconds(
+          static_cast<long>((static_cast<double>(n) - tokens_) / static_cast<double>(rate_) * 1e6));
     }
     std::this_thread::sleep_for(std::min(wait, std::chrono::microseconds(100000)));
   }
+}
+
+nlohmann::json transfer_progress(std::uint64_t total, std::uint64_t done,
+                                 std::chrono::steady_clock::time_point start) {
+  const double elapsed = std::chrono::duration<double>(clock::now() - start).count();
+  const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0;
+  return {{"bytes_total", total},
+          {"bytes_done", done},
+          {"rate_bytes_per_second", rate},
+          {"eta_seconds", rate > 0 && total >= done
+                              ? nlohmann::json(static_cast<double>(total - done) / rate)
+                              : nlohmann::json(nullptr)}};
 }
 
 void set_bulk_priority(bool low) {

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+
+#include <nlohmann/json.hpp>
 #include <vector>
 
 namespace packmail::replication {
@@ -43,6 +45,11 @@ class rate_limiter {
   std::chrono::steady_clock::time_point window_start_ = std::chrono::steady_clock::now();
   double baseline_p99_us_ = 0;  // p99 without a transfer (moving average)
 };
+
+// A bulk transfer's progress for status reports: {"bytes_total",
+// "bytes_done", "rate_bytes_per_second", "eta_seconds" (null until a rate)}.
+nlohmann::json transfer_progress(std::uint64_t total, std::uint64_t done,
+                                 std::chrono::steady_clock::time_point start);
 
 // Linux: nice 10 and the lowest best-effort I/O priority for the calling
 // thread while `low` (a bulk transfer), normal after. Raising the priority

@@ -33,8 +33,7 @@ class stamp_reader : public rocksdb::WriteBatch::Handler {
   rocksdb::Status MergeCF(uint32_t, const rocksdb::Slice&, const rocksdb::Slice&) override {
     return rocksdb::Status::OK();
   }
-  rocksdb::Status PutBlobIndexCF(uint32_t, const rocksdb::Slice&,
-                                 const rocksdb::Slice&) override {
+  rocksdb::Status PutBlobIndexCF(uint32_t, const rocksdb::Slice&, const rocksdb::Slice&) override {
     return rocksdb::Status::OK();
   }
 };
@@ -45,6 +44,11 @@ std::uint64_t unix_ms() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                         std::chrono::system_clock::now().time_since_epoch())
                                         .count());
+}
+
+double seconds_since(std::uint64_t then_ms) {
+  const std::uint64_t now = unix_ms();
+  return now > then_ms ? static_cast<double>(now - then_ms) / 1000.0 : 0.0;
 }
 
 std::optional<stamp> read_stamp(const rocksdb::WriteBatch& batch) {

@@ -16,6 +16,8 @@ struct stamp {
 
 // The wall clock in milliseconds since the Unix epoch (what stamps hold).
 std::uint64_t unix_ms();
+// Seconds from a unix_ms() value until now; 0 if it lies ahead.
+double seconds_since(std::uint64_t then_ms);
 
 // The batch's last stamp, if any.
 std::optional<stamp> read_stamp(const rocksdb::WriteBatch& batch);

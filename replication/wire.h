@@ -23,21 +23,21 @@ constexpr std::uint32_t k_max_payload = 256u << 20;
 constexpr std::size_t k_header_size = 13;
 
 enum class type : std::uint8_t {
-  hello = 1,        // P->M: magic, version, nonce
-  login = 2,        // M->P: version, proof, nonce, has_db, epoch, sequence
-  welcome = 3,      // P->M: proof, epoch, latest sequence, plan, fork point
-  error = 4,        // either way: a message; the sender closes
-  checkpoint = 5,   // P->M: checkpoint id, sequence, files (name, size)
-  want = 6,         // M->P: indexes of the files to send
-  file_data = 7,    // P->M: index, offset, bytes
-  file_end = 8,     // P->M: index, crc32c of the whole file
+  hello = 1,       // P->M: magic, version, nonce
+  login = 2,       // M->P: version, proof, nonce, has_db, epoch, sequence
+  welcome = 3,     // P->M: proof, epoch, latest sequence, plan, fork point
+  error = 4,       // either way: a message; the sender closes
+  checkpoint = 5,  // P->M: checkpoint id, sequence, files (name, size)
+  want = 6,        // M->P: indexes of the files to send
+  file_data = 7,   // P->M: index, offset, bytes
+  file_end = 8,    // P->M: index, crc32c of the whole file
   checkpoint_end = 9,
-  batch = 10,       // P->M: first sequence, WriteBatch bytes
-  heartbeat = 11,   // P->M: primary's latest sequence, time (ms)
-  ack = 12,         // M->P: durable sequence
-  verify = 13,      // P->M: request id, sequence
-  digests = 14,     // M->P: request id, JSON object
-  resync = 15,      // P->M: reason; the mirror must bootstrap again
+  batch = 10,      // P->M: first sequence, WriteBatch bytes
+  heartbeat = 11,  // P->M: primary's latest sequence, time (ms)
+  ack = 12,        // M->P: durable sequence
+  verify = 13,     // P->M: request id, sequence
+  digests = 14,    // M->P: request id, JSON object
+  resync = 15,     // P->M: reason; the mirror must bootstrap again
 };
 
 enum class plan : std::uint8_t { tail = 0, bootstrap = 1, diverged = 2 };

@@ -118,12 +118,12 @@ std::string text(const nlohmann::json& v) {
 }
 
 // "42% of 1.2 GiB at 95.0 MiB/s, ETA 8 s"
-std::string progress(const nlohmann::json& b, const char* done_key) {
+std::string progress(const nlohmann::json& b) {
   const double total = b.value("bytes_total", 0.0);
-  const double done = b.value(done_key, 0.0);
+  const double done = b.value("bytes_done", 0.0);
   std::string s = std::to_string(total > 0 ? static_cast<int>(100 * done / total) : 0) + "% of " +
-                  human_bytes(total) + " at " +
-                  human_bytes(b.value("rate_bytes_per_second", 0.0)) + "/s";
+                  human_bytes(total) + " at " + human_bytes(b.value("rate_bytes_per_second", 0.0)) +
+                  "/s";
   if (b.contains("eta_seconds") && b["eta_seconds"].is_number()) {
     s += ", ETA " + std::to_string(static_cast<long>(b["eta_seconds"].get<double>())) + " s";
   }
@@ -146,7 +146,7 @@ void print_status(const nlohmann::json& s) {
                     text(lag.value("seconds", nlohmann::json(0.0))) + " s";
     print_row("lag", l);
   }
-  if (s.contains("bootstrap")) print_row("bootstrap", progress(s["bootstrap"], "bytes_received"));
+  if (s.contains("bootstrap")) print_row("bootstrap", progress(s["bootstrap"]));
   if (s.contains("mirrors")) {
     if (s["mirrors"].empty()) print_row("mirrors", "none connected");
     for (const auto& m : s["mirrors"]) {
@@ -156,7 +156,7 @@ void print_status(const nlohmann::json& s) {
       line += "; lag " + text(lag["sequences"]) + " sequences, " + text(lag["batches"]) +
               " batches, " + human_bytes(lag.value("bytes", 0.0)) + ", " + text(lag["seconds"]) +
               " s";
-      if (m.contains("bootstrap")) line += "; bootstrap " + progress(m["bootstrap"], "bytes_sent");
+      if (m.contains("bootstrap")) line += "; bootstrap " + progress(m["bootstrap"]);
       print_row("mirror " + text(m["peer"]), line);
     }
   }
@@ -244,14 +244,16 @@ int main(int argc, char** argv) {
           exit_code = k_exit_conflict;
           throw std::runtime_error(epoch.error().message());
         }
-        std::printf("promoted %s: primary of epoch %u; start packmaild without "
-                    "--replicate-from\n",
-                    data_dir.c_str(), static_cast<unsigned>(epoch.value()));
+        std::printf(
+            "promoted %s: primary of epoch %u; start packmaild without "
+            "--replicate-from\n",
+            data_dir.c_str(), static_cast<unsigned>(epoch.value()));
         return k_exit_ok;
       }
-      const std::string token = secret_file(
-          token_file.empty() ? std::filesystem::path(data_dir) / "admin.token" : std::filesystem::path(token_file),
-          false);
+      const std::string token =
+          secret_file(token_file.empty() ? std::filesystem::path(data_dir) / "admin.token"
+                                         : std::filesystem::path(token_file),
+                      false);
       const char* method = repl_status->parsed() ? "GET" : "POST";
       const char* target = repl_status->parsed() ? "/api/replication"
                            : promote->parsed()   ? "/api/replication/promote"
