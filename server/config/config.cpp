@@ -158,116 +158,130 @@ void apply_config_toml(server_config& c, std::string_view toml_text, const std::
     c.delivery.recipient_delimiter = std::move(delimiter);
   };
 
-  const std::map<std::string, handler, std::less<>> top =
-      {
-          {"data_dir",
-           [&](const toml::node& n, const std::string& key) { c.data_dir = r.string(n, key); }},
-          {"users_file", path(c.users_file)},
-          {"log_level",
-           [&](const toml::node& n, const std::string& key) { c.log_level = r.string(n, key); }},
-          {"io_threads",
-           [&](const toml::node& n, const std::string& key) {
-             c.io_threads = static_cast<std::uint32_t>(r.integer(n, key, 0, 1024));
-           }},
-          {"session_threads",
-           [&](const toml::node& n, const std::string& key) {
-             c.session_threads = static_cast<std::uint32_t>(r.integer(n, key, 0, 4096));
-           }},
-          {"shutdown_timeout_seconds", seconds(c.shutdown_timeout, 0)},
-          {"listen", section({{"imap", addr(c.listen.imap)},
-                              {"imaps", addr(c.listen.imaps)},
-                              {"pop3", addr(c.listen.pop3)},
-                              {"pop3s", addr(c.listen.pop3s)},
-                              {"lmtp", addr(c.listen.lmtp)},
-                              {"lmtp_socket", unix_path(c.listen.lmtp_socket)},
-                              {"admin", addr(c.listen.admin)}})},
-          {"imap", section({{"literal_plus",
-                             [&](const toml::node& n, const std::string& key) {
-                               if (!n.is_boolean()) r.fail(key, "must be true or false");
-                               c.imap.literal_plus = *n.value<bool>();
-                             }}})},
-          {"tls", section({{"cert", path(c.tls_cert)}, {"key", path(c.tls_key)}})},
-          {"limits", section(
-                         {
-                             {"max_line_length",
-                              [&](const toml::node& n, const std::string& key) {
-                                c.limits.max_line_length = r.integer(n, key, 1024, 1ull << 30);
-                              }},
-                             {"max_literal_size",
-                              [&](const toml::node& n, const std::string& key) {
-                                c.limits.max_literal_size = r.integer(n, key, 1, 1ull << 40);
-                              }},
-                             {"max_connections",
-                              [&](const toml::node& n, const std::string& key) {
-                                c.limits.max_connections =
-                                    static_cast<std::uint32_t>(r.integer(n, key, 1, k_u32_max));
-                              }},
-                             {"max_connections_per_ip",
-                              [&](const toml::node& n, const std::string& key) {
-                                c.limits.max_connections_per_ip =
-                                    static_cast<std::uint32_t>(r.integer(n, key, 1, k_u32_max));
-                              }},
-                             {"auth_failure_delay_ms",
-                              [&](const toml::node& n, const std::string& key) {
-                                c.limits.auth_failure_delay =
-                                    std::chrono::milliseconds(r.integer(n, key, 0, 60000));
-                              }},
-                             {"auth_failure_limit",
-                              [&](const toml::node& n, const std::string& key) {
-                                c.limits.auth_failure_limit =
-                                    static_cast<std::uint32_t>(r.integer(n, key, 1, k_u32_max));
-                              }},
-                             {"imap_idle_timeout_seconds", seconds(c.limits.imap_idle_timeout, 1)},
-                             {"pop3_idle_timeout_seconds", seconds(c.limits.pop3_idle_timeout, 1)},
-                             {"lmtp_idle_timeout_seconds", seconds(c.limits.lmtp_idle_timeout, 1)},
-                             {"max_pipelined_commands",
-                              [&](const toml::node& n, const std::string& key) {
-                                c.limits.max_pipelined_commands =
-                                    static_cast<std::uint32_t>(r.integer(n, key, 1, 100000));
-                              }},
-                             {"lmtp_max_recipients",
-                              [&](const toml::node& n, const std::string& key) {
-                                c.limits.lmtp_max_recipients =
-                                    static_cast<std::uint32_t>(r.integer(n, key, 1, k_u32_max));
-                              }},
-                         })},
-          {"replication",
-           section({
-               {"listen", addr(c.replication.listen)},
-               {"primary", addr(c.replication.primary)},
-               {"secret_file",
-                [&](const toml::node& n, const std::string& key) {
-                  c.replication.secret_file = r.string(n, key);
-                }},
-               {"mode",
-                [&](const toml::node& n, const std::string& key) {
-                  const auto mode = r.string(n, key);
-                  if (mode != "sync" && mode != "async") r.fail(key, "must be sync or async");
-                  c.replication.sync = mode == "sync";
-                }},
-               {"ack_timeout_ms",
-                [&](const toml::node& n, const std::string& key) {
-                  c.replication.ack_timeout =
-                      std::chrono::milliseconds(r.integer(n, key, 100, 600000));
-                }},
-               {"bootstrap_rate",
-                [&](const toml::node& n, const std::string& key) {
-                  c.replication.bootstrap_rate = r.integer(n, key, 0, 1ull << 40);
-                }},
-               {"adaptive_rate",
-                [&](const toml::node& n, const std::string& key) {
-                  if (!n.is_boolean()) r.fail(key, "must be true or false");
-                  c.replication.adaptive_rate = *n.value<bool>();
-                }},
-               {"wal_retention_seconds", seconds(c.replication.wal_retention, 1)},
-               {"wal_retention_mb",
-                [&](const toml::node& n, const std::string& key) {
-                  c.replication.wal_retention_mb = r.integer(n, key, 0, 1ull << 30);
-                }},
-           })},
-          {"delivery", section({{"local_domains", local_domains},
-                                {"recipient_delimiter", recipient_delimiter}})},
-      };
+  const std::
+      map<std::string, handler, std::less<>>
+          top =
+              {
+                  {"data_dir", [&](const toml::node& n,
+                                   const std::string& key) { c.data_dir = r.string(n, key); }},
+                  {"users_file", path(c.users_file)},
+                  {"log_level", [&](const toml::node& n,
+                                    const std::string& key) { c.log_level = r.string(n, key); }},
+                  {"io_threads",
+                   [&](const toml::node& n, const std::string& key) {
+                     c.io_threads = static_cast<std::uint32_t>(r.integer(n, key, 0, 1024));
+                   }},
+                  {"session_threads",
+                   [&](const toml::node& n, const std::string& key) {
+                     c.session_threads = static_cast<std::uint32_t>(r.integer(n, key, 0, 4096));
+                   }},
+                  {"shutdown_timeout_seconds", seconds(c.shutdown_timeout, 0)},
+                  {"listen", section({{"imap", addr(c.listen.imap)},
+                                      {"imaps", addr(c.listen.imaps)},
+                                      {"pop3", addr(c.listen.pop3)},
+                                      {"pop3s", addr(c.listen.pop3s)},
+                                      {"lmtp", addr(c.listen.lmtp)},
+                                      {"lmtp_socket", unix_path(c.listen.lmtp_socket)},
+                                      {"admin", addr(c.listen.admin)}})},
+                  {"imap", section({{"literal_plus",
+                                     [&](const toml::node& n, const std::string& key) {
+                                       if (!n.is_boolean()) r.fail(key, "must be true or false");
+                                       c.imap.literal_plus = *n.value<bool>();
+                                     }}})},
+                  {"tls", section({{"cert", path(c.tls_cert)}, {"key", path(c.tls_key)}})},
+                  {"limits", section(
+                                 {
+                                     {"max_line_length",
+                                      [&](const toml::node& n, const std::string& key) {
+                                        c.limits.max_line_length =
+                                            r.integer(n, key, 1024, 1ull << 30);
+                                      }},
+                                     {"max_literal_size",
+                                      [&](const toml::node& n, const std::string& key) {
+                                        c.limits.max_literal_size =
+                                            r.integer(n, key, 1, 1ull << 40);
+                                      }},
+                                     {"max_connections",
+                                      [&](const toml::node& n, const std::string& key) {
+                                        c.limits.max_connections = static_cast<std::uint32_t>(
+                                            r.integer(n, key, 1, k_u32_max));
+                                      }},
+                                     {"max_connections_per_ip",
+                                      [&](const toml::node& n, const std::string& key) {
+                                        c.limits.max_connections_per_ip =
+                                            static_cast<std::uint32_t>(
+                                                r.integer(n, key, 1, k_u32_max));
+                                      }},
+                                     {"auth_failure_delay_ms",
+                                      [&](const toml::node& n, const std::string& key) {
+                                        c.limits.auth_failure_delay =
+                                            std::chrono::milliseconds(r.integer(n, key, 0, 60000));
+                                      }},
+                                     {"auth_failure_limit",
+                                      [&](const toml::node& n, const std::string& key) {
+                                        c.limits.auth_failure_limit = static_cast<std::uint32_t>(
+                                            r.integer(n, key, 1, k_u32_max));
+                                      }},
+                                     {"imap_idle_timeout_seconds",
+                                      seconds(c.limits.imap_idle_timeout, 1)},
+                                     {"pop3_idle_timeout_seconds",
+                                      seconds(c.limits.pop3_idle_timeout, 1)},
+                                     {"lmtp_idle_timeout_seconds",
+                                      seconds(c.limits.lmtp_idle_timeout, 1)},
+                                     {"max_pipelined_commands",
+                                      [&](const toml::node& n, const std::string& key) {
+                                        c.limits.max_pipelined_commands =
+                                            static_cast<std::uint32_t>(
+                                                r.integer(n, key, 1, 100000));
+                                      }},
+                                     {"lmtp_max_recipients",
+                                      [&](const toml::node& n, const std::string& key) {
+                                        c.limits.lmtp_max_recipients = static_cast<std::uint32_t>(
+                                            r.integer(n, key, 1, k_u32_max));
+                                      }},
+                                 })},
+                  {"replication", section(
+                                      {
+                                          {"listen", addr(c.replication.listen)},
+                                          {"primary", addr(c.replication.primary)},
+                                          {"secret_file",
+                                           [&](const toml::node& n, const std::string& key) {
+                                             c.replication.secret_file = r.string(n, key);
+                                           }},
+                                          {"mode",
+                                           [&](const toml::node& n, const std::string& key) {
+                                             const auto mode = r.string(n, key);
+                                             if (mode != "sync" && mode != "async")
+                                               r.fail(key, "must be sync or async");
+                                             c.replication.sync = mode == "sync";
+                                           }},
+                                          {"ack_timeout_ms",
+                                           [&](const toml::node& n, const std::string& key) {
+                                             c.replication.ack_timeout = std::chrono::milliseconds(
+                                                 r.integer(n, key, 100, 600000));
+                                           }},
+                                          {"bootstrap_rate",
+                                           [&](const toml::node& n, const std::string& key) {
+                                             c.replication.bootstrap_rate =
+                                                 r.integer(n, key, 0, 1ull << 40);
+                                           }},
+                                          {"adaptive_rate",
+                                           [&](const toml::node& n, const std::string& key) {
+                                             if (!n.is_boolean())
+                                               r.fail(key, "must be true or false");
+                                             c.replication.adaptive_rate = *n.value<bool>();
+                                           }},
+                                          {"wal_retention_seconds",
+                                           seconds(c.replication.wal_retention, 1)},
+                                          {"wal_retention_mb",
+                                           [&](const toml::node& n, const std::string& key) {
+                                             c.replication.wal_retention_mb =
+                                                 r.integer(n, key, 0, 1ull << 30);
+                                           }},
+                                      })},
+                  {"delivery", section({{"local_domains", local_domains},
+                                        {"recipient_delimiter", recipient_delimiter}})},
+              };
   walk(root, "", top, r);
 }
 

@@ -8,9 +8,9 @@
 #include <openssl/rand.h>
 
 #include <cerrno>
-#include <fstream>
 #include <charconv>
 #include <cstring>
+#include <fstream>
 #include <string_view>
 
 #include "users/passwd_edit.h"

@@ -1,5 +1,6 @@
 #include "net/admin_http.h"
 
+#include <openssl/crypto.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -7,7 +8,6 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
-#include <openssl/crypto.h>
 
 namespace packmail::server::detail {
 namespace {
@@ -18,16 +18,22 @@ constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr auto k_idle_timeout = std::chrono::seconds(30);
 constexpr std::size_t k_max_body = 64 * 1024;
 
-http::response<http::string_body> json_response(const http::request<http::string_body>& req,
-                                                http::status status, const nlohmann::json& body) {
+// A reply whose body is the JSON text `json`.
+http::response<http::string_body> json_text_response(const http::request<http::string_body>& req,
+                                                     http::status status, std::string json) {
   http::response<http::string_body> res{status, req.version()};
   res.set(http::field::server, "packmaild");
   res.set(http::field::content_type, "application/json");
   res.set(http::field::cache_control, "no-store");
   res.keep_alive(req.keep_alive());
-  res.body() = body.dump() + "\n";
+  res.body() = std::move(json) + "\n";
   res.prepare_payload();
   return res;
+}
+
+http::response<http::string_body> json_response(const http::request<http::string_body>& req,
+                                                http::status status, const nlohmann::json& body) {
+  return json_text_response(req, status, body.dump());
 }
 
 // Closes the socket when the deadline passes, which fails the pending read or
@@ -93,26 +99,21 @@ asio::awaitable<void> serve_admin_connection(asio::ip::tcp::socket& socket,
       const std::string expected = "Bearer " + context.api_token;
       if (context.api_token.empty() || auth.size() != expected.size() ||
           CRYPTO_memcmp(auth.data(), expected.data(), expected.size()) != 0) {
-        res = json_response(req, http::status::unauthorized,
-                            {{"error", "missing or wrong bearer token (see <data-dir>/admin.token)"}});
+        res = json_response(
+            req, http::status::unauthorized,
+            {{"error", "missing or wrong bearer token (see <data-dir>/admin.token)"}});
         res.set(http::field::www_authenticate, "Bearer");
       } else {
         const std::string method(req.method_string());
         const std::string api_path(path);
         const std::string body = req.body();
-        auto call = [&context, &method, &api_path,
-                     &body]() -> asio::awaitable<std::pair<unsigned, std::string>> {
+        auto call = [&context, &method, &api_path, &body]() -> asio::awaitable<api_reply> {
           co_return context.api(method, api_path, body);
         };
-        const auto [code, json] =
+        api_reply reply =
             co_await asio::co_spawn(context.pool, std::move(call), asio::use_awaitable);
-        res = http::response<http::string_body>{static_cast<http::status>(code), req.version()};
-        res.set(http::field::server, "packmaild");
-        res.set(http::field::content_type, "application/json");
-        res.set(http::field::cache_control, "no-store");
-        res.keep_alive(req.keep_alive());
-        res.body() = json + "\n";
-        res.prepare_payload();
+        res =
+            json_text_response(req, static_cast<http::status>(reply.status), std::move(reply.json));
       }
     } else {
       res = json_response(req, http::status::not_found,

@@ -9,6 +9,8 @@
 #include <functional>
 #include <string>
 
+#include "net/server.h"
+
 namespace packmail::server::detail {
 
 struct admin_context {
@@ -16,10 +18,7 @@ struct admin_context {
   std::function<std::size_t()> user_count;        // may block: runs on pool
   std::function<std::size_t()> connection_count;  // quick: runs on the I/O thread
   boost::asio::thread_pool::executor_type pool;
-  // /api/...: (method, path, body) -> (status, JSON); may block: runs on pool.
-  std::function<std::pair<unsigned, std::string>(const std::string&, const std::string&,
-                                                 const std::string&)>
-      api;
+  api_handler api;        // /api/... (server.h); may block: runs on pool
   std::string api_token;  // required as "Authorization: Bearer <token>"
 };
 

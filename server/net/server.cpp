@@ -896,30 +896,14 @@ awaitable<void> server::impl::admin_accept_loop() {
   }
 }
 
-namespace {
-
-// server_options::api in admin_context's terms (which keep server.h out).
-std::function<std::pair<unsigned, std::string>(const std::string&, const std::string&,
-                                               const std::string&)>
-api_adapter(const api_handler& api) {
-  if (!api) return {};
-  return [api](const std::string& method, const std::string& path, const std::string& body) {
-    auto r = api(method, path, body);
-    return std::pair<unsigned, std::string>(r.status, std::move(r.json));
-  };
-}
-
-}  // namespace
-
 void server::impl::start_admin_connection(tcp::socket socket, connection_limits::slot slot) {
   auto conn = std::make_shared<admin_connection>(std::move(socket), std::move(slot));
   std::uint64_t id = 0;
   if (!add_live(id, conn)) return;
   auto executor = conn->socket().get_executor();
-  auto context = std::make_shared<detail::admin_context>(
-      detail::admin_context{options.version, options.user_count,
-                            [this] { return limits.counts().first; }, pool.get_executor(),
-                            api_adapter(options.api), options.api_token});
+  auto context = std::make_shared<detail::admin_context>(detail::admin_context{
+      options.version, options.user_count, [this] { return limits.counts().first; },
+      pool.get_executor(), options.api, options.api_token});
   asio::co_spawn(
       executor,
       [conn, context]() -> awaitable<void> {

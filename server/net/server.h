@@ -58,8 +58,8 @@ struct api_reply {
 };
 // Serves /api/... on the admin listener: (method, path, body). May block (it
 // runs on a session thread).
-using api_handler =
-    std::function<api_reply(const std::string& method, const std::string& path, const std::string& body)>;
+using api_handler = std::function<api_reply(const std::string& method, const std::string& path,
+                                            const std::string& body)>;
 
 struct server_options {
   std::vector<listener_options> listeners;

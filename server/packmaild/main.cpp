@@ -6,8 +6,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 #include <array>
 #include <atomic>
 #include <cstdio>
@@ -123,9 +123,7 @@ packmail::protocols::refusal_function refusal_for(protocol_kind kind) {
   return {};
 }
 
-api_reply json_reply(unsigned status, const nlohmann::json& body) {
-  return {status, body.dump()};
-}
+api_reply json_reply(unsigned status, const nlohmann::json& body) { return {status, body.dump()}; }
 
 api_reply api_error(unsigned status, const std::string& message) {
   return json_reply(status, {{"error", message}});
@@ -189,8 +187,7 @@ server_options base_options(const server_config& config, std::shared_ptr<user_db
 
 // A mirror: follows the primary and serves only the admin listener until it
 // is promoted (true) or stopped (false).
-bool run_mirror(const server_config& config, std::shared_ptr<user_db> users,
-                const tls_files& tls) {
+bool run_mirror(const server_config& config, std::shared_ptr<user_db> users, const tls_files& tls) {
   namespace repl = packmail::replication;
   repl::mirror_options mo;
   mo.primary_host = config.replication.primary->host;
@@ -331,24 +328,24 @@ int run(const std::optional<std::string>& config_file, const config_overrides& f
   options.tls_cert = tls.cert;
   options.tls_key = tls.key;
   auto* segment = store.value().get();
-  options.api = replication_api{
-      [&, segment]() -> nlohmann::json {
-        if (replication) return replication->status();
-        const auto db = packmail::storage::segment_db::of_store(*segment);
-        auto history = packmail::storage::segment_db::read_epochs(db);
-        return {{"role", "primary"},
-                {"epoch", history.ok() ? history.value().current : 0},
-                {"sequence", db.db->GetLatestSequenceNumber()},
-                {"mode", "off"},
-                {"mirrors", nlohmann::json::array()}};
-      },
-      [] { return api_error(409, "this node is already the primary"); },
-      [&]() -> api_reply {
-        if (!replication) return api_error(409, "replication is off on this node");
-        auto result = replication->verify();
-        if (!result.ok()) return api_error(503, result.error().message());
-        return json_reply(200, result.value());
-      }};
+  options.api = replication_api{[&, segment]() -> nlohmann::json {
+                                  if (replication) return replication->status();
+                                  const auto db = packmail::storage::segment_db::of_store(*segment);
+                                  auto history = packmail::storage::segment_db::read_epochs(db);
+                                  return {{"role", "primary"},
+                                          {"epoch", history.ok() ? history.value().current : 0},
+                                          {"sequence", db.db->GetLatestSequenceNumber()},
+                                          {"mode", "off"},
+                                          {"mirrors", nlohmann::json::array()}};
+                                },
+                                [] { return api_error(409, "this node is already the primary"); },
+                                [&]() -> api_reply {
+                                  if (!replication)
+                                    return api_error(409, "replication is off on this node");
+                                  auto result = replication->verify();
+                                  if (!result.ok()) return api_error(503, result.error().message());
+                                  return json_reply(200, result.value());
+                                }};
 
   server srv(std::move(options));
   std::string ready;
