@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
-#include "packmail/storage/crc32c.h"
 #include "keys.h"
+#include "packmail/storage/crc32c.h"
 
 namespace packmail::storage::segment {
 

@@ -7,9 +7,24 @@
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/table_properties_collectors.h>
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
 #include "keys.h"
 
 namespace packmail::storage::segment {
+
+status from_rocks(const rocksdb::Status& s, std::string_view what) {
+  errc code = errc::internal;
+  if (s.IsCorruption()) {
+    code = errc::corrupt;
+  } else if (s.IsBusy() || s.IsTryAgain() || s.IsIncomplete() || s.IsTimedOut() || s.IsNoSpace()) {
+    code = errc::temporary;
+  }
+  std::string message = fmt::format("{}: {}", what, s.ToString());
+  spdlog::error("storage: {}", message);
+  return status(code, std::move(message));
+}
 
 rocksdb::DBOptions make_db_options(const segment_options& options) {
   rocksdb::DBOptions o;

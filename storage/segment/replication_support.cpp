@@ -18,11 +18,6 @@ namespace {
 
 using namespace packmail::storage::segment;
 
-status rocks_error(const rocksdb::Status& s, std::string_view what) {
-  return status(s.IsCorruption() ? errc::corrupt : errc::internal,
-                fmt::format("{}: {}", what, s.ToString()));
-}
-
 // SHA-256 through OpenSSL's EVP interface.
 class sha256 {
  public:
@@ -66,7 +61,7 @@ status hash_range(const db_ref& db, rocksdb::ReadOptions ro, cf_index i, std::st
       if (auto s = on_value(it->value().ToStringView()); !s.ok()) return s;
     }
   }
-  if (!it->status().ok()) return rocks_error(it->status(), k_cf_names[i]);
+  if (!it->status().ok()) return from_rocks(it->status(), k_cf_names[i]);
   return {};
 }
 
@@ -75,10 +70,6 @@ status hash_range(const db_ref& db, rocksdb::ReadOptions ro, cf_index i, std::st
 db_ref of_store(mail_store& store) {
   auto* segment = dynamic_cast<segment_store*>(&store);
   return segment ? segment->database() : db_ref{};
-}
-
-rocksdb::Options db_options(const segment_options& options) {
-  return rocksdb::Options(make_db_options(options), rocksdb::ColumnFamilyOptions());
 }
 
 bool exists(const std::filesystem::path& path) {
@@ -97,7 +88,7 @@ result<std::unique_ptr<database>> database::open(const segment_options& options)
   rocksdb::DB* raw = nullptr;
   auto s = rocksdb::DB::Open(db_opts, options.path.string(), make_cf_descriptors(options),
                              &d->handles_, &raw);
-  if (!s.ok()) return rocks_error(s, fmt::format("opening {}", options.path.string()));
+  if (!s.ok()) return from_rocks(s, fmt::format("opening {}", options.path.string()));
   d->db_.reset(raw);
   return d;
 }
@@ -138,7 +129,7 @@ result<epochs> read_epochs(const db_ref& db) {
     if (!k.ok() || !v.ok()) return status(errc::corrupt, "malformed epoch history record");
     out.starts[epoch] = start;
   }
-  if (!it->status().ok()) return rocks_error(it->status(), "reading the epoch history");
+  if (!it->status().ok()) return from_rocks(it->status(), "reading the epoch history");
   return out;
 }
 
@@ -161,19 +152,18 @@ result<std::uint16_t> begin_epoch(const db_ref& db) {
   batch.Put(cf(db, cf_meta), key, v);
   std::string stamp;  // the same WAL stamp as every commit: {epoch, commit_ms}
   put_u16(stamp, epoch);
-  put_u64(stamp, static_cast<std::uint64_t>(
-                     std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count()));
+  put_u64(stamp, static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                std::chrono::system_clock::now().time_since_epoch())
+                                                .count()));
   batch.PutLogData(stamp);
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  if (auto s = db.db->Write(wo, &batch); !s.ok()) return rocks_error(s, "writing the new epoch");
+  if (auto s = db.db->Write(wo, &batch); !s.ok()) return from_rocks(s, "writing the new epoch");
   return epoch;
 }
 
 result<std::map<std::string, std::string>> digests(const db_ref& db,
-                                                    const rocksdb::Snapshot* snapshot) {
+                                                   const rocksdb::Snapshot* snapshot) {
   rocksdb::ReadOptions ro;
   ro.snapshot = snapshot;
   ro.fill_cache = false;
@@ -190,7 +180,7 @@ result<std::map<std::string, std::string>> digests(const db_ref& db,
         users[get_u64(it->key().ToStringView().substr(1))] = record->name;
       }
     }
-    if (!it->status().ok()) return rocks_error(it->status(), "reading users");
+    if (!it->status().ok()) return from_rocks(it->status(), "reading users");
   }
 
   std::unique_ptr<rocksdb::Iterator> it(db.db->NewIterator(ro, cf(db, cf_mbox)));
@@ -212,7 +202,7 @@ result<std::map<std::string, std::string>> digests(const db_ref& db,
         h.add("(missing body)");
         return {};
       }
-      if (!s.ok()) return rocks_error(s, "reading a body");
+      if (!s.ok()) return from_rocks(s, "reading a body");
       h.add(body);
       return {};
     };
@@ -224,7 +214,7 @@ result<std::map<std::string, std::string>> digests(const db_ref& db,
         record->name);
     out[name] = h.hex();
   }
-  if (!it->status().ok()) return rocks_error(it->status(), "reading mailboxes");
+  if (!it->status().ok()) return from_rocks(it->status(), "reading mailboxes");
 
   sha256 shared;
   for (auto i : {cf_meta, cf_user, cf_ref, cf_cache}) {

@@ -33,18 +33,6 @@ std::uint64_t now_ms() {
                                         .count());
 }
 
-status from_rocks(const rocksdb::Status& s, std::string_view what) {
-  errc code = errc::internal;
-  if (s.IsCorruption()) {
-    code = errc::corrupt;
-  } else if (s.IsBusy() || s.IsTryAgain() || s.IsIncomplete() || s.IsTimedOut() || s.IsNoSpace()) {
-    code = errc::temporary;
-  }
-  std::string message = fmt::format("{}: {}", what, s.ToString());
-  spdlog::error("storage: {}", message);
-  return status(code, std::move(message));
-}
-
 status corrupt(std::string message) {
   spdlog::error("storage: {}", message);
   return status(errc::corrupt, std::move(message));

@@ -17,4 +17,4 @@ inline std::uint32_t crc32c(std::string_view data) { return crc32c_extend(0, dat
 // The portable implementation, exposed so tests can compare both paths.
 std::uint32_t crc32c_extend_portable(std::uint32_t crc, std::string_view data);
 
-}  // namespace packmail::storage::segment
+}  // namespace packmail::storage

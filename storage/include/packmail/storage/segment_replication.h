@@ -49,9 +49,6 @@ class database {
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
 };
 
-// RocksDB options of the segment backend, for opening a copied database.
-rocksdb::Options db_options(const segment_options& options);
-
 // True if path holds a database (a CURRENT file).
 bool exists(const std::filesystem::path& path);
 
@@ -79,6 +76,6 @@ result<std::uint16_t> begin_epoch(const db_ref& db);
 // mailbox name index, the refcounts and the structure cache. Two databases at
 // the same sequence have equal digests unless one of them is damaged.
 result<std::map<std::string, std::string>> digests(const db_ref& db,
-                                                    const rocksdb::Snapshot* snapshot);
+                                                   const rocksdb::Snapshot* snapshot);
 
 }  // namespace packmail::storage::segment_db
