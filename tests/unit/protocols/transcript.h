@@ -1,7 +1,7 @@
 // The C:/S: transcript runner the session tests of every protocol share
 // (IMAP, POP3, LMTP), and feeding a session as the server does: each
 // protocol's session_script.h brings its own test_server and client and
-// takes these with using-declarations.
+// takes these with a using-directive.
 //
 //   run(c, R"(
 //     C: a1 LOGIN alice secret
@@ -39,6 +39,16 @@ concept transcript_client = requires(Client& c, std::string_view bytes, bool byt
 
 // ASCII letters lower-cased, other bytes kept (protocols/ascii.h).
 inline std::string lower_ascii(std::string_view text) { return to_lower_ascii(text); }
+
+// LF line ends become CRLF (test messages are written with LF).
+inline std::string crlf(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\n') out += '\r';
+    out += c;
+  }
+  return out;
+}
 
 // Whether `text` matches `pattern`, in which each "{*}" stands for any run
 // of characters (none included).

@@ -25,14 +25,8 @@
 
 namespace packmail::protocols::imap::testing {
 
-// The shared transcript support (../transcript.h), here for this protocol's tests.
-using protocols::testing::check_lines;
-using protocols::testing::feed_session;
-using protocols::testing::glob_match;
-using protocols::testing::lower_ascii;
-using protocols::testing::output_record;
-using protocols::testing::run;
-using protocols::testing::split_lines;
+// The shared test support (../transcript.h).
+using namespace protocols::testing;
 
 // A store and the configuration every test session shares. Any user's
 // password is "secret".
@@ -58,13 +52,9 @@ struct test_server {
   storage::imap_uid deliver(std::string_view user_name, std::string_view box,
                             std::string_view message, std::uint8_t flags = 0,
                             std::int64_t internal_date = 0) {
-    std::string crlf;
-    for (char c : message) {
-      if (c == '\n') crlf += '\r';
-      crlf += c;
-    }
+    const std::string bytes = crlf(message);
     storage::append_request request;
-    request.message = crlf;
+    request.message = bytes;
     request.internal_date = internal_date;
     storage::append_target target;
     target.mailbox = mailbox(user_name, box).id;

@@ -25,24 +25,8 @@
 
 namespace packmail::protocols::lmtp::testing {
 
-// The shared transcript support (../transcript.h), here for this protocol's tests.
-using protocols::testing::check_lines;
-using protocols::testing::feed_session;
-using protocols::testing::glob_match;
-using protocols::testing::lower_ascii;
-using protocols::testing::output_record;
-using protocols::testing::run;
-using protocols::testing::split_lines;
-
-// LF line ends become CRLF.
-inline std::string crlf(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '\n') out += '\r';
-    out += c;
-  }
-  return out;
-}
+// The shared test support (../transcript.h).
+using namespace protocols::testing;
 
 // A store and a resolver that knows alice and bob (any domain, any case);
 // "alice+work" resolves to alice with folder "work". The store's users are

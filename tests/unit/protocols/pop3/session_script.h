@@ -28,15 +28,8 @@
 
 namespace packmail::protocols::pop3::testing {
 
-// The shared test support (../transcript.h, ../fault_store.h), here for this protocol's tests.
-using protocols::testing::check_lines;
-using protocols::testing::fault_store;
-using protocols::testing::feed_session;
-using protocols::testing::glob_match;
-using protocols::testing::lower_ascii;
-using protocols::testing::output_record;
-using protocols::testing::run;
-using protocols::testing::split_lines;
+// The shared test support (../transcript.h, ../fault_store.h).
+using namespace protocols::testing;
 
 // A store and the configuration every test session shares. Any user's
 // password is "secret"; the canonical name is the lower-case one.
@@ -62,11 +55,7 @@ struct test_server {
   // raw) and returns its UID.
   storage::imap_uid deliver(std::string_view message, std::string_view user_name = "alice",
                             bool raw = false) {
-    std::string bytes;
-    for (char c : message) {
-      if (c == '\n' && !raw) bytes += '\r';
-      bytes += c;
-    }
+    const std::string bytes = raw ? std::string(message) : crlf(message);
     storage::append_request request;
     request.message = bytes;
     storage::append_target target;
